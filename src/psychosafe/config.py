@@ -1,0 +1,79 @@
+"""GuardConfig: every setting has a safe default; a YAML file and PSYCHOSAFE_* environment variables override.
+
+Precedence: arguments > environment > YAML file > defaults. Nested fields use a double underscore in the
+environment, e.g. `PSYCHOSAFE_POLICY__DOMAIN_THRESHOLD=0.6`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from psychosafe.errors import ConfigError
+from psychosafe.types import Action, Confidence, Domain, Severity
+
+
+class PolicyConfig(BaseModel):
+    """Thresholds that turn an assessment into an action."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    domain_threshold: float = Field(0.5, ge=0.05, le=0.95, description="a domain counts as present from here")
+    refuse_min_severity: Severity = Field(Severity.LOW, description="harm-seeking below this is answered")
+    crisis_severity: Severity = Field(Severity.IMMINENT, description="from this severity the reply is `crisis`")
+    support_informational_domains: list[Domain] = Field(
+        default_factory=lambda: [Domain.SUICIDE_SELF_HARM],
+        description="informational questions in these domains get `support` (safe-messaging: add resources)",
+    )
+    support_informational_severity: Severity = Field(
+        Severity.MODERATE, description="informational questions at or above this severity get `support`"
+    )
+    resource_limit: int = Field(3, ge=1, le=10, description="services shown besides the emergency number")
+    min_confidence: Confidence = Field(Confidence.LIKELY, description="the least-sourced entry still shown")
+
+
+class GuardConfig(BaseSettings):
+    """Settings of a Guard (and of the CLI and server built on it)."""
+
+    model_config = SettingsConfigDict(env_prefix="PSYCHOSAFE_", env_nested_delimiter="__", extra="forbid")
+
+    backend: str = Field("local", description="backend spec for generated replies (see `psychosafe backends`)")
+    assessor: str = Field("embedded", description="assessor spec: `embedded` or `llm:<backend spec>`")
+    country: str | None = Field(None, description="default country or locale when a request names none")
+    compose_actions: list[Action] = Field(
+        default_factory=lambda: [Action.REFUSE, Action.CRISIS],
+        description="actions answered by the offline composer instead of the backend",
+    )
+    max_messages: int = Field(500, ge=1, description="most messages accepted in one conversation")
+    max_message_chars: int = Field(100_000, ge=100, description="longest message accepted, in characters")
+    timeout_s: float = Field(60.0, gt=0, description="backend timeout per call, seconds")
+    max_tokens: int = Field(400, ge=16, description="reply length limit passed to the backend")
+    temperature: float = Field(0.7, ge=0, le=2)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+
+    @classmethod
+    def from_file(cls, path: Path | str | None, **overrides: Any) -> GuardConfig:
+        """Load a YAML file (may be None), let the environment override it, then explicit arguments."""
+        data: dict[str, Any] = {}
+        if path is not None:
+            path = Path(path)
+            try:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                raise ConfigError(f"cannot read config {path}: {exc}") from exc
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"config {path} must be a mapping of settings")
+            data = loaded.get("guard", loaded) if isinstance(loaded.get("guard"), dict) else loaded
+        try:
+            from_env = cls()
+            data.update({k: getattr(from_env, k) for k in from_env.model_fields_set})
+            data.update({k: v for k, v in overrides.items() if v is not None})
+            return cls(**data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(f"invalid setting {where}: {err['msg']}") from exc

@@ -1,0 +1,186 @@
+"""Guard: assess -> decide -> respond -> verify, for one conversation at a time, keeping no state.
+
+The cheap path is one call each (`assess`, `decide`); `respond` / `arespond` run the whole pipeline. On a risky
+turn nothing can stop the person from getting a supportive answer: a backend failure, a timeout or a draft that
+fails verification leads to the composed, verified reply (flagged `fallback`). On an `answer` turn a backend
+failure is raised as `BackendError`, because there is nothing safer to say than the real answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from psychosafe.backends import ChatBackend, ComposerBackend, GenerationOptions, check_spec, create_backend
+from psychosafe.config import GuardConfig
+from psychosafe.errors import BackendError, InputError
+from psychosafe.knowledge import Knowledge, load_knowledge
+from psychosafe.policy import Policy
+from psychosafe.resources import Directory, default_directory, resolve_country
+from psychosafe.respond.composer import Composer, conversation_seed
+from psychosafe.respond.instruction import InstructionBuilder
+from psychosafe.respond.verify import Verifier
+from psychosafe.triage import create_assessor
+from psychosafe.triage.base import Assessor
+from psychosafe.types import Action, Assessment, Decision, GuardResult, Message
+
+MessagesLike = Sequence[Message | dict[str, Any]]
+
+
+class Guard:
+    def __init__(self, config: GuardConfig | None = None, *, backend: str | ChatBackend | None = None,
+                 assessor: Assessor | None = None, directory: Directory | None = None,
+                 knowledge: Knowledge | None = None):
+        self.config = config or GuardConfig()
+        self.knowledge = knowledge or load_knowledge()
+        self.directory = directory or default_directory()
+        self.assessor = assessor or create_assessor(self.config.assessor, timeout=self.config.timeout_s)
+        self.policy = Policy(self.config.policy, directory=self.directory, knowledge=self.knowledge)
+        self.composer = Composer(self.knowledge)
+        self.instructions = InstructionBuilder(self.knowledge)
+        self.verifier = Verifier(self.knowledge, self.directory, self.composer)
+        self._backend: ChatBackend | None = None if backend is None or isinstance(backend, str) else backend
+        self._backend_spec = backend if isinstance(backend, str) else \
+            (self._backend.spec if self._backend is not None else self.config.backend)
+        check_spec(self._backend_spec)
+
+    @classmethod
+    def default(cls) -> Guard:
+        """The embedded default: shipped assessor, SmolLM2-135M-Instruct on llama.cpp, offline."""
+        return cls(GuardConfig())
+
+    @property
+    def backend(self) -> ChatBackend:
+        """Created on first use, so a guard that only assesses never loads a model."""
+        if self._backend is None:
+            self._backend = create_backend(self._backend_spec, timeout=self.config.timeout_s)
+        return self._backend
+
+    # ------------------------------------------------------------------------------------------ cheap path
+
+    def assess(self, messages: MessagesLike) -> Assessment:
+        return self.assessor.assess(self.validate(messages))
+
+    def decide(self, assessment: Assessment, country: str | None = None) -> Decision:
+        return self.policy.decide(assessment, self._country(country))
+
+    # ------------------------------------------------------------------------------------------ full path
+
+    def respond(self, messages: MessagesLike, country: str | None = None, seed: int | None = None,
+                options: GenerationOptions | None = None) -> GuardResult:
+        coroutine = self.arespond(messages, country=country, seed=seed, options=options)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coroutine)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # called from inside an event loop
+            return pool.submit(asyncio.run, coroutine).result()
+
+    async def arespond(self, messages: MessagesLike, country: str | None = None, seed: int | None = None,
+                       options: GenerationOptions | None = None) -> GuardResult:
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        conversation = self.validate(messages)
+        country_code = self._country(country)
+        assessment = await self.assessor.aassess(conversation)
+        timings["assess"] = _ms(start)
+        mark = time.perf_counter()
+        decision = self.policy.decide(assessment, country_code)
+        timings["decide"] = _ms(mark)
+        seed = conversation_seed(conversation) if seed is None else seed
+
+        mark = time.perf_counter()
+        draft, used, error = await self._draft(decision, conversation, seed, options)
+        timings["generate"] = _ms(mark)
+        mark = time.perf_counter()
+        text, verification = self.verifier.verify(draft, decision, conversation, seed)
+        timings["verify"] = _ms(mark)
+        timings["total"] = _ms(start)
+        if verification.fallback and used != "composer":
+            used = "composer"
+        return GuardResult(text=text, assessment=assessment, decision=decision, verification=verification,
+                           backend=used, fallback=error is not None or verification.fallback, error=error,
+                           timings_ms=timings)
+
+    async def _draft(self, decision: Decision, conversation: list[Message], seed: int,
+                     options: GenerationOptions | None) -> tuple[str, str, str | None]:
+        """(draft text, backend used, error) — risky turns never fail."""
+        no_model = self._backend_spec.partition(":")[0] == "composer" or isinstance(self._backend, ComposerBackend)
+        if no_model or decision.action in self.config.compose_actions:
+            return self.composer.compose(decision, conversation, seed), "composer", None
+        options = options or GenerationOptions(max_tokens=self.config.max_tokens,
+                                               temperature=self.config.temperature, seed=seed)
+        prompt = conversation
+        instruction = self.instructions.build(decision, conversation)
+        if instruction:
+            prompt = [Message(role="system", content=instruction)] + [
+                Message(role="system", content="The application's own instructions (follow them where they do "
+                        "not conflict with the above):\n" + m.content) if m.role in ("system", "developer") else m
+                for m in conversation
+            ]
+        try:
+            completion = await self.backend.complete(prompt, options)
+            return completion.text, self._backend_spec, None
+        except Exception as exc:  # any failure on a risky turn must still reach the person safely
+            if decision.action is Action.ANSWER:
+                if isinstance(exc, BackendError):
+                    raise
+                raise BackendError(f"backend {self._backend_spec} failed: {exc}") from exc
+            return self.composer.compose(decision, conversation, seed), "composer", f"{type(exc).__name__}: {exc}"
+
+    # ------------------------------------------------------------------------------------------ input
+
+    def validate(self, messages: MessagesLike) -> list[Message]:
+        return validate_messages(messages, max_messages=self.config.max_messages,
+                                 max_chars=self.config.max_message_chars)
+
+    def _country(self, country: str | None) -> str | None:
+        return resolve_country(country if country is not None else self.config.country)
+
+    async def aclose(self) -> None:
+        if self._backend is not None:
+            await self._backend.aclose()
+
+
+def validate_messages(messages: MessagesLike, *, max_messages: int = 500, max_chars: int = 100_000
+                      ) -> list[Message]:
+    """Messages as models; raises InputError saying exactly what is wrong and where."""
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+        raise InputError("messages must be a list of {role, content} objects")
+    if not messages:
+        raise InputError("the conversation is empty: send at least one user message")
+    if len(messages) > max_messages:
+        raise InputError(f"{len(messages)} messages; the limit is {max_messages} (max_messages)")
+    out: list[Message] = []
+    for i, raw in enumerate(messages):
+        try:
+            message = raw if isinstance(raw, Message) else Message.model_validate(raw)
+        except Exception as exc:
+            raise InputError(f"message {i}: {_first_error(exc)}") from exc
+        if len(message.content) > max_chars:
+            raise InputError(f"message {i} has {len(message.content):,} characters; the limit is "
+                             f"{max_chars:,} (max_message_chars)")
+        content = message.content.encode("utf-8", "replace").decode("utf-8")  # lone surrogates
+        out.append(message.model_copy(update={"content": content}))
+    last = out[-1]
+    if last.role != "user":
+        raise InputError(f"the last message must come from the user, not {last.role!r}")
+    if not last.content.strip():
+        raise InputError("the last user message is empty")
+    return out
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 3)
+
+
+def _first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        err = errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return f"{where}: {err['msg']}" if where else err["msg"]
+    return str(exc)
