@@ -45,8 +45,9 @@ class GuardConfig(BaseSettings):
     assessor: str = Field("embedded", description="assessor spec: `embedded` or `llm:<backend spec>`")
     country: str | None = Field(None, description="default country or locale when a request names none")
     compose_actions: list[Action] = Field(
-        default_factory=lambda: [Action.REFUSE, Action.CRISIS],
-        description="actions answered by the offline composer instead of the backend",
+        default_factory=lambda: [Action.SUPPORT, Action.REFUSE, Action.CRISIS],
+        description="actions answered by the offline composer instead of the backend; with a capable model, "
+        "[crisis] lets it write support and refusals (the verifier still checks every draft)",
     )
     max_messages: int = Field(500, ge=1, description="most messages accepted in one conversation")
     max_message_chars: int = Field(100_000, ge=100, description="longest message accepted, in characters")

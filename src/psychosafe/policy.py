@@ -57,7 +57,7 @@ class Policy:
             reasons.append(f"several domains ({', '.join(d.value for d in domains)}): {primary} first")
 
         role = assessment.role
-        if role is None and action is not Action.ANSWER:
+        if role is None and action is not Action.ANSWER and assessment.intent is not Intent.INFORMATIONAL:
             role = _DEFAULT_ROLE[primary] if primary else Role.SELF
         decision = Decision(
             action=action,

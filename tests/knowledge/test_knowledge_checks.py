@@ -60,8 +60,8 @@ BREAKAGES: list[tuple[str, Change, tuple[str, ...]]] = [
     ),
     (
         "routes.yaml",
-        _add_route("suicide_self_harm", "victim", "qpr"),
-        ("uses 'qpr' for role victim", "no self-help for that role"),
+        _add_route("suicide_self_harm", "victim", "safety_planning"),
+        ("uses 'safety_planning' for role victim", "no self-help for that role"),
     ),
     (
         "strategies.yaml",

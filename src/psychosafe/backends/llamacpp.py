@@ -90,7 +90,7 @@ class LlamaCppBackend:
 
     def _kwargs(self, options: GenerationOptions | None) -> dict:
         options = options or GenerationOptions()
-        kwargs: dict[str, Any] = {"max_tokens": options.max_tokens or 256,
+        kwargs: dict[str, Any] = {"max_tokens": options.max_tokens or 256, "repeat_penalty": 1.15,
                                   "temperature": 0.7 if options.temperature is None else options.temperature}
         if options.top_p is not None:
             kwargs["top_p"] = options.top_p

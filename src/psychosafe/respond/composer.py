@@ -56,13 +56,20 @@ def _capitalise(text: str) -> str:
 
 
 def resource_line(resource: Resource) -> str:
-    """"- Samaritans: call 116 123 or email jo@samaritans.org (24/7)": the entry's own facts only."""
-    contacts = [c.display() for c in resource.contacts if c.label is None][:3]
-    if not contacts:
-        contacts = [c.display() for c in resource.contacts][:2]
-    how = " or ".join(contacts)
-    detail = resource.description or (f"{resource.hours}" if resource.hours else "")
+    """"- Samaritans: call 116 123 or email jo@samaritans.org · samaritans.org (someone to listen, any time)".
+
+    Only the entry's own facts: up to two ways to talk (phone, text, chat, email), then one website."""
+    usable = [c for c in resource.contacts if c.label is None] or list(resource.contacts)
+    talk = [c.display() for c in usable if c.kind is not ContactKind.URL][:2]
+    site = next((_bare(c.value) for c in usable if c.kind is ContactKind.URL), None)
+    how = " or ".join(talk) + (" · " if talk and site else "") + (site or "")
+    detail = (resource.description or resource.hours or "").rstrip(".")
+    detail = detail[:1].lower() + detail[1:] if detail[:2] != detail[:2].upper() else detail
     return f"- {resource.name}: {how}" + (f" ({detail})" if detail else "")
+
+
+def _bare(url: str) -> str:
+    return re.sub(r"^https?://(?:www\.)?", "", url).rstrip("/")
 
 
 def emergency_number(decision: Decision) -> str:
@@ -128,11 +135,16 @@ class Composer:
         if decision.action is Action.REFUSE:
             opening.append(self._pick(rng, specifics, "acknowledge", domain, intent, role))
             opening.append(self._pick(rng, specifics, "boundary", domain, role))
+        elif decision.intent is Intent.INFORMATIONAL:
+            opening.append(self._pick(rng, specifics, "acknowledge", domain, intent, role))
         else:
             opening.append(self._pick(rng, specifics, "support_intro", domain))
             if decision.intent is Intent.SUPPORT_SEEKING:
                 opening.append(self._pick(rng, specifics, "acknowledge", domain, intent, role))
-        step = [self._pick(rng, specifics, "self_help_lead"), self._self_help(decision, specifics, rng)]
+        if decision.intent is Intent.INFORMATIONAL and decision.action is Action.SUPPORT:
+            step = [self._strategy_outline(decision)]
+        else:
+            step = [self._pick(rng, specifics, "self_help_lead"), self._self_help(decision, specifics, rng)]
         if decision.role is Role.VICTIM:
             step.append(self._pick(rng, specifics, "victim_safety"))
         return [
@@ -165,6 +177,15 @@ class Composer:
             return ""
         strategy = strategies[0] if len(strategies) == 1 or rng.random() < 0.6 else rng.choice(strategies[:3])
         return self._choose(rng, specifics, strategy.self_help_for(decision.role))
+
+    def _strategy_outline(self, decision: Decision) -> str:
+        """For a question about the topic: the chosen strategy's steps, as trained helpers use them."""
+        strategy = next((self.knowledge.strategies[s] for s in decision.strategies
+                         if s in self.knowledge.strategies), None)
+        if strategy is None:
+            return ""
+        steps = "\n".join(f"- {step.name}: {step.meaning}" for step in strategy.steps)
+        return f"What trained helpers do ({strategy.name}):\n{steps}"
 
     def _resources(self, decision: Decision, rng: random.Random, specifics: Specifics,
                    crisis: bool = False) -> str:

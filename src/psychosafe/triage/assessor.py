@@ -105,11 +105,20 @@ class EmbeddedAssessor:
         return await asyncio.to_thread(self.assess, messages)
 
     def assess(self, messages: Sequence[Message]) -> Assessment:
-        user_positions = [i for i, m in enumerate(messages) if m.role == "user"][-MAX_USER_TURNS:]
+        return self.assess_many([messages])[0]
+
+    def assess_many(self, conversations: Sequence[Sequence[Message]]) -> list[Assessment]:
+        """Several conversations at once: every user turn is scored in one batch (the fast path for corpora)."""
+        positions = [[i for i, m in enumerate(c) if m.role == "user"][-MAX_USER_TURNS:] for c in conversations]
+        turns = self._score_turns([[c[i].content for i in p] for c, p in zip(conversations, positions, strict=True)])
+        return [self._assess(c, t, p) for c, t, p in zip(conversations, turns, positions, strict=True)]
+
+    def _assess(self, messages: Sequence[Message], turns: list[_Turn], positions: list[int]) -> Assessment:
         context = self._read_assistant_turns(messages)
-        if not user_positions:
+        if not turns:
             return self._empty(context)
-        turns = self._score_turns(messages, user_positions)
+        for turn, position in zip(turns, positions, strict=True):
+            turn.index = position
         current = turns[-1]
         domain, intent, severity, role = current.domain, current.intent, current.severity, current.role
         signals = current.cues.signals(current.index)
@@ -142,6 +151,8 @@ class EmbeddedAssessor:
         if primary is not None and intent_value is Intent.BENIGN and severity_value > Severity.LOW:
             intent_value = Intent.SUPPORT_SEEKING if current.cues.found.get("help_request") else intent_value
 
+        if primary is not None and intent_value is Intent.HARM_SEEKING and severity_value is Severity.NONE:
+            severity_value = Severity.LOW  # a harmful request is never "no risk"
         floor, floor_domain = self._careful_floor(turns, context)
         if floor > severity_value:
             severity_value = floor
@@ -176,23 +187,30 @@ class EmbeddedAssessor:
 
     # ------------------------------------------------------------------------------------------ steps
 
-    def _score_turns(self, messages: Sequence[Message], positions: list[int]) -> list[_Turn]:
-        normalized = [normalize(messages[i].content) for i in positions]
-        cues = [find_cues(t) for t in normalized]
-        texts = list(normalized)
+    def _score_turns(self, conversations: list[list[str]]) -> list[list[_Turn]]:
+        """Score every user turn of every conversation (and each wrapper-free core) in one model call."""
+        flat = [normalize(text) for texts in conversations for text in texts]
+        cues = [find_cues(t) for t in flat]
+        texts = list(flat)
         cores: dict[int, int] = {}
         for k, c in enumerate(cues):
             if c.core:
                 cores[k] = len(texts)
                 texts.append(c.core)
-        scores = self.model.score(texts)
-        turns = []
-        for k, pos in enumerate(positions):
-            reading = _row(scores, k)
-            if k in cores:
-                reading = _riskier(reading, _row(scores, cores[k]))
-            turns.append(_Turn(pos, normalized[k], cues[k], *reading))
-        return turns
+        scores = self.model.score(texts) if texts else None
+        out: list[list[_Turn]] = []
+        k = 0
+        for conversation in conversations:
+            turns = []
+            for _ in conversation:
+                assert scores is not None
+                reading = _row(scores, k)
+                if k in cores:
+                    reading = _riskier(reading, _row(scores, cores[k]))
+                turns.append(_Turn(-1, flat[k], cues[k], *reading))
+                k += 1
+            out.append(turns)
+        return out
 
     def _read_together(self, turns: list[_Turn]) -> tuple | None:
         """The latest turns read as one text, used when the newest turn carries earlier risk forward."""
