@@ -103,7 +103,7 @@ _UNITS = set(
     miles m cm mm ft feet inch inches percent per pct dollar dollars euro euros pence p cents rupees rand yen
     kr am pm st nd rd th bpm kcal calories steps volunteers members countries languages centres centers staff
     children women men k x usd eur gbp inr aud cad nzd
-    """.split()  # noqa: SIM905 - a block of codes reads better than hundreds of quoted strings
+    """.split()
 )
 _CURRENCY = "£$€¥₹"
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|[:\-–—]")

@@ -14,7 +14,7 @@ COUNTRY_CODES: frozenset[str] = frozenset(
     ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM
     PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF
     TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
-    """.split()  # noqa: SIM905 - a block of codes reads better than hundreds of quoted strings
+    """.split()
 )
 
 LANGUAGE_CODES: frozenset[str] = frozenset(
@@ -25,5 +25,5 @@ LANGUAGE_CODES: frozenset[str] = frozenset(
     my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl
     sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo
     za zh zu
-    """.split()  # noqa: SIM905 - a block of codes reads better than hundreds of quoted strings
+    """.split()
 )

@@ -42,9 +42,11 @@ MAX_USER_TURNS = 20
 #: How many user turns are read together to catch a request split across messages.
 WINDOW = 3
 
-_CONTINUATION = re.compile(
-    r"^(?:and|but|so|ok(?:ay)?|what about|how about|how many|how much|which|what if|then|also|"
-    r"come on|please|just|still|same|again|why not|really)\b|\b(?:it|that|this|those|them|these|one|ones)\b"
+_FUNCTION_WORDS = frozenset(
+    "a an the and or but so ok okay oh come on please just still same again why not really what which who how "
+    "about if then also it its it's that this those them these they one ones me my i i'm you your for to of in "
+    "is are was be do does did can could would should will with like yeah yes no well now more many much some "
+    "any there here tell give say know want need story novel book game hypothetically asking friend".split()
 )
 _REFUSAL = re.compile(
     r"\b(?:i can(?:'|no)t (?:help|provide|share|give|assist)|i(?:'m| am) not (?:able|going) to (?:help|provide|"
@@ -56,6 +58,10 @@ _CRISIS_REPLY = re.compile(
     r"immediate danger|are you thinking (?:about|of) (?:ending|killing|hurting))"
 )
 _DIGITS = re.compile(r"\+?\d[\d\s().-]{1,}\d|\b\d{3,6}\b")
+
+
+def _content_words(normalized: str) -> int:
+    return sum(1 for w in re.findall(r"[a-z']+", normalized) if w not in _FUNCTION_WORDS)
 
 
 @dataclass
@@ -213,26 +219,30 @@ class EmbeddedAssessor:
         return out
 
     def _read_together(self, turns: list[_Turn]) -> tuple | None:
-        """The latest turns read as one text, used when the newest turn carries earlier risk forward."""
+        """The latest turns read as one text, used when the newest turn carries earlier risk forward.
+
+        It does when the turn is itself ambiguous (some risk, or not clearly benign) or has almost no content of
+        its own ("come on, it's for a story", "and for someone my size?"). A turn that opens a new, clearly
+        benign topic is read on its own, so a refused request does not follow the person around.
+        """
         if len(turns) < 2:
             return None
         current = turns[-1]
         window = turns[-WINDOW:]
-        previous = window[:-1]
+        benign = float(current.intent[INTENTS.index(Intent.BENIGN)])
+        ambiguous = current.risk >= 0.2 or benign < 0.6
+        if not (ambiguous or _content_words(current.normalized) <= 3):
+            return None
         joined = " . ".join(t.normalized for t in window)
-        before = " . ".join(t.normalized for t in previous)
+        before = " . ".join(t.normalized for t in window[:-1])
         scores = self.model.score([joined, before])
         together, apart = _row(scores, 0), _row(scores, 1)
-        risk_together, risk_apart = float(together[0].max()), float(apart[0].max())
+        risk_together = float(together[0].max())
         if risk_together < self.threshold or risk_together <= current.risk:
             return None
         harm = INTENTS.index(Intent.HARM_SEEKING)
-        adds_risk = (risk_together - risk_apart >= 0.05
-                     or together[1][harm] - apart[1][harm] >= 0.1
-                     or int(together[2].argmax()) > int(apart[2].argmax()))
-        continues = len(current.normalized.split()) <= 14 and bool(_CONTINUATION.search(current.normalized))
-        if not (adds_risk or (continues and risk_together >= risk_apart - 0.05)):
-            return None
+        if risk_together < float(apart[0].max()) - 0.05 and together[1][harm] < apart[1][harm] - 0.05:
+            return None  # the newest turn pulls away from the earlier risk
         return together
 
     def _read_assistant_turns(self, messages: Sequence[Message]) -> ConversationContext:
