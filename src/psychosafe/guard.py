@@ -8,8 +8,6 @@ failure is raised as `BackendError`, because there is nothing safer to say than 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +21,7 @@ from psychosafe.resources import Directory, default_directory, resolve_country
 from psychosafe.respond.composer import Composer, conversation_seed
 from psychosafe.respond.instruction import InstructionBuilder
 from psychosafe.respond.verify import Verifier
+from psychosafe.sync import run_sync
 from psychosafe.triage import create_assessor
 from psychosafe.triage.base import Assessor
 from psychosafe.types import Action, Assessment, Decision, GuardResult, Message
@@ -71,13 +70,7 @@ class Guard:
 
     def respond(self, messages: MessagesLike, country: str | None = None, seed: int | None = None,
                 options: GenerationOptions | None = None) -> GuardResult:
-        coroutine = self.arespond(messages, country=country, seed=seed, options=options)
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(coroutine)
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # called from inside an event loop
-            return pool.submit(asyncio.run, coroutine).result()
+        return run_sync(self.arespond(messages, country=country, seed=seed, options=options))
 
     async def arespond(self, messages: MessagesLike, country: str | None = None, seed: int | None = None,
                        options: GenerationOptions | None = None) -> GuardResult:

@@ -1,6 +1,7 @@
 """Risk assessment: the embedded model, its cues, and reading across turns.
 
-Assessors are found by spec: `embedded` (the shipped model, the default).
+Assessors are found by spec: `embedded` (the shipped model, the default) or `llm:<backend spec>` (an LLM judges
+risk, the embedded assessor supplies context and answers whenever the LLM fails).
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ def create_assessor(spec: str = "embedded", *, timeout: float = 30.0) -> Assesso
         from psychosafe.triage.assessor import EmbeddedAssessor
 
         return EmbeddedAssessor()
-    raise InputError(f"unknown assessor spec {spec!r}; known: embedded")
+    if spec.startswith("llm:"):
+        from psychosafe.triage.llm import LLMAssessor
+
+        return LLMAssessor(spec.removeprefix("llm:"), timeout=timeout)
+    raise InputError(f"unknown assessor spec {spec!r}; known: embedded, llm:<backend spec>")
 
 
 __all__ = ["Assessor", "create_assessor"]

@@ -231,7 +231,7 @@ class EmbeddedAssessor:
         window = turns[-WINDOW:]
         benign = float(current.intent[INTENTS.index(Intent.BENIGN)])
         ambiguous = current.risk >= 0.2 or benign < 0.6
-        if not (ambiguous or _content_words(current.normalized) <= 3):
+        if not (ambiguous or _content_words(current.normalized) <= 1):
             return None
         joined = " . ".join(t.normalized for t in window)
         before = " . ".join(t.normalized for t in window[:-1])
