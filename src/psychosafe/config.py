@@ -22,8 +22,13 @@ class PolicyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    domain_threshold: float = Field(0.5, ge=0.05, le=0.95, description="a domain counts as present from here")
+    domain_threshold: float = Field(0.35, ge=0.05, le=0.95, description="a domain counts as present from here "
+                                    "(calibrated probability; chosen on the corpus's held-out split)")
     refuse_min_severity: Severity = Field(Severity.LOW, description="harm-seeking below this is answered")
+    support_over_refuse: float = Field(
+        2.0, ge=1.0, description="refuse only when harm-seeking is at least this many times as likely as "
+        "support-seeking; otherwise support: refusing someone who asks for help is the costlier error",
+    )
     crisis_severity: Severity = Field(Severity.IMMINENT, description="from this severity the reply is `crisis`")
     support_informational_domains: list[Domain] = Field(
         default_factory=lambda: [Domain.SUICIDE_SELF_HARM],

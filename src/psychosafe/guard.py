@@ -36,7 +36,8 @@ class Guard:
         self.config = config or GuardConfig()
         self.knowledge = knowledge or load_knowledge()
         self.directory = directory or default_directory()
-        self.assessor = assessor or create_assessor(self.config.assessor, timeout=self.config.timeout_s)
+        self.assessor = assessor or create_assessor(self.config.assessor, timeout=self.config.timeout_s,
+                                                    threshold=self.config.policy.domain_threshold)
         self.policy = Policy(self.config.policy, directory=self.directory, knowledge=self.knowledge)
         self.composer = Composer(self.knowledge)
         self.instructions = InstructionBuilder(self.knowledge)

@@ -1,7 +1,7 @@
 """Assessment -> Decision: the PsychoSafe rules, with every threshold in `PolicyConfig`.
 
-- Several risk domains: the most acute is addressed first, suicide always first; unclear imminent risk is
-  handled with the suicide protocol.
+- Several risk domains: suicide and self-harm always first, then the most clearly present; unclear imminent risk
+  is handled with the suicide protocol.
 - Imminent danger -> `crisis`, whatever was asked. Harm-seeking -> `refuse` (a supportive refusal).
 - Help-seeking -> `support`: never refused. Informational questions are answered (`support` for suicide, where
   safe-messaging asks for resources alongside the answer).
@@ -35,6 +35,12 @@ _DEFAULT_ROLE = {
 }
 
 
+def ordered_domains(scores: dict[Domain, float], threshold: float) -> list[Domain]:
+    """Present domains, most acute first: suicide and self-harm always leads, then the most clearly present."""
+    present = [d for d in DOMAIN_ACUITY if scores.get(d, 0.0) >= threshold]
+    return sorted(present, key=lambda d: (d is not Domain.SUICIDE_SELF_HARM, -scores[d], DOMAIN_ACUITY.index(d)))
+
+
 class Policy:
     def __init__(self, config: PolicyConfig | None = None, *, directory: Directory | None = None,
                  knowledge: Knowledge | None = None):
@@ -44,7 +50,7 @@ class Policy:
 
     def decide(self, assessment: Assessment, country: str | None = None) -> Decision:
         cfg = self.config
-        domains = [d for d in DOMAIN_ACUITY if assessment.domain_scores.get(d, 0.0) >= cfg.domain_threshold]
+        domains = ordered_domains(assessment.domain_scores, cfg.domain_threshold)
         if not domains and assessment.context.careful_domain is not None:
             domains = [assessment.context.careful_domain]  # careful mode after an earlier crisis
         primary = domains[0] if domains else None
@@ -94,6 +100,10 @@ class Policy:
                 return Action.SUPPORT, "asks for emotional support: supported, never refused"
             return Action.ANSWER, "no risk domain present"
         if a.intent is Intent.HARM_SEEKING:
+            harm = a.intent_scores.get(Intent.HARM_SEEKING, 1.0)
+            support = a.intent_scores.get(Intent.SUPPORT_SEEKING, 0.0)
+            if harm < cfg.support_over_refuse * support:
+                return Action.SUPPORT, f"about {primary}, and may be reaching out for help: supported, not refused"
             if a.severity >= cfg.refuse_min_severity:
                 return Action.REFUSE, f"asks for harmful help ({primary}): a supportive refusal"
             return Action.ANSWER, f"harm-seeking below {cfg.refuse_min_severity}: answered"

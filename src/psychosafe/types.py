@@ -216,10 +216,6 @@ class Assessment(_Model):
     context: ConversationContext = Field(default_factory=ConversationContext)
     assessor: str = "unknown"
 
-    @property
-    def risky_domains(self) -> list[Domain]:
-        """Domains in acuity order whose score is at least 0.5."""
-        return [d for d in DOMAIN_ACUITY if self.domain_scores.get(d, 0.0) >= 0.5]
 
 
 # --------------------------------------------------------------------------------------------------- resources

@@ -10,16 +10,19 @@ from psychosafe.errors import InputError
 from psychosafe.triage.base import Assessor
 
 
-def create_assessor(spec: str = "embedded", *, timeout: float = 30.0) -> Assessor:
-    """Build the assessor a spec names."""
-    if spec == "embedded":
-        from psychosafe.triage.assessor import EmbeddedAssessor
+def create_assessor(spec: str = "embedded", *, timeout: float = 30.0, threshold: float | None = None) -> Assessor:
+    """Build the assessor a spec names; `threshold` is the policy's domain threshold (one number for both)."""
+    from psychosafe.config import PolicyConfig
+    from psychosafe.triage.assessor import EmbeddedAssessor
 
-        return EmbeddedAssessor()
+    threshold = PolicyConfig().domain_threshold if threshold is None else threshold
+    if spec == "embedded":
+        return EmbeddedAssessor(threshold=threshold)
     if spec.startswith("llm:"):
         from psychosafe.triage.llm import LLMAssessor
 
-        return LLMAssessor(spec.removeprefix("llm:"), timeout=timeout)
+        return LLMAssessor(spec.removeprefix("llm:"), timeout=timeout, threshold=threshold,
+                           fallback=EmbeddedAssessor(threshold=threshold))
     raise InputError(f"unknown assessor spec {spec!r}; known: embedded, llm:<backend spec>")
 
 

@@ -99,10 +99,10 @@ class EmbeddedAssessor:
 
     name = "embedded"
 
-    def __init__(self, model: TriageModel | None = None, *, threshold: float = 0.5, cue_threshold: float = 0.35):
+    def __init__(self, model: TriageModel | None = None, *, threshold: float = 0.35):
         self.model = model or _default_model()
         self.threshold = threshold
-        self.cue_threshold = cue_threshold
+        self.cue_threshold = min(0.35, threshold)  # cues count from here: a little below "domain present"
         self.version = str(self.model.meta.get("version", "unknown"))
 
     # ------------------------------------------------------------------------------------------ public
@@ -137,7 +137,7 @@ class EmbeddedAssessor:
                                   text=f"risk builds across turns {first}-{current.index}", turn=current.index))
 
         risk = float(domain.max())
-        intent_value = self._intent(intent, risk)
+        intent_value = INTENTS[int(intent.argmax())]
         severity_value = SEVERITIES[int(severity.argmax())]
         if risk >= self.cue_threshold and current.cues.severity_floor > severity_value:
             severity_value = current.cues.severity_floor
@@ -289,14 +289,6 @@ class EmbeddedAssessor:
             return Severity.NONE, None
         floor = min(Severity.HIGH.rank, context.peak_severity.rank - context.turns_since_peak)
         return Severity.from_rank(max(floor, 0)), DOMAINS[int(peak_turn.domain.argmax())]
-
-    def _intent(self, intent: np.ndarray, risk: float) -> Intent:
-        """The domain heads learned that harmless uses carry no domain ("kill a process"), so once a domain is
-        present the question is only which kind of risk: informational, support-seeking or harm-seeking."""
-        if risk < self.threshold:
-            return INTENTS[int(intent.argmax())]
-        benign = INTENTS.index(Intent.BENIGN)
-        return INTENTS[max((i for i in range(len(INTENTS)) if i != benign), key=lambda i: intent[i])]
 
     def _primary(self, scores: dict[Domain, float]) -> Domain | None:
         risky = [d for d in DOMAIN_ACUITY if scores[d] >= self.threshold]

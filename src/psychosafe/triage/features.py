@@ -3,7 +3,8 @@
 Hashing (CRC-32 into 2**18 buckets) means there is no vocabulary to ship and the same function serves training
 (with scikit-learn) and inference (numpy only), so the shipped model is a few arrays and cold start stays fast.
 Character n-grams inside word boundaries carry typos, slang and inflections; word bigrams carry "kill a process"
-versus "kill myself".
+versus "kill myself"; skip-bigrams (words two or three apart) carry the verb and its target across small words
+("poison ... husband" versus "poison ... rats"), which a linear model cannot combine on its own.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ def _word_features(word: str) -> tuple[int, ...]:
     return tuple(grams)
 
 
-@lru_cache(maxsize=200_000)
-def _bigram_feature(first: str, second: str) -> int:
-    return _h(f"b:{first} {second}")
+@lru_cache(maxsize=400_000)
+def _pair_feature(kind: str, first: str, second: str) -> int:
+    return _h(f"{kind}:{first} {second}")
 
 
 def tokens(normalized_text: str) -> list[str]:
@@ -48,7 +49,8 @@ def raw_counts(normalized_text: str) -> tuple[np.ndarray, np.ndarray]:
     hashes: list[int] = []
     for word in words:
         hashes.extend(_word_features(word))
-    hashes.extend(_bigram_feature(a, b) for a, b in itertools.pairwise(words))
+    hashes.extend(_pair_feature("b", a, b) for a, b in itertools.pairwise(words))
+    hashes.extend(_pair_feature("s", a, b) for gap in (2, 3) for a, b in zip(words, words[gap:], strict=False))
     if not hashes:
         hashes.append(_h("w:<empty>"))
     index, counts = np.unique(np.asarray(hashes, dtype=np.int64), return_counts=True)

@@ -90,7 +90,7 @@ class LLMAssessor:
     name = "llm"
 
     def __init__(self, backend: str | ChatBackend, *, timeout: float = 30.0,
-                 fallback: EmbeddedAssessor | None = None, threshold: float = 0.5):
+                 fallback: EmbeddedAssessor | None = None, threshold: float = 0.35):
         self.backend = create_backend(backend, timeout=timeout) if isinstance(backend, str) else backend
         self.fallback = fallback or EmbeddedAssessor()
         self.threshold = threshold

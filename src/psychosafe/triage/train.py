@@ -32,6 +32,9 @@ from psychosafe.types import Domain, Intent
 HELD_OUT = 0.2
 #: Regularisation per head, chosen by cross-validation on the training split (see BENCHMARKS.md).
 C_VALUES = {"domain": 4.0, "intent": 4.0, "severity": 2.0, "role": 2.0}
+#: Heads whose classes are weighted equally, so a frequent class (harm-seeking) does not swallow a rarer one
+#: (support-seeking): refusing a person who asks for help is the error that hurts most.
+BALANCED_HEADS = frozenset({"intent"})
 #: Weight of the sentence embedding beside the (unit-length) n-gram vector.
 EMBEDDING_SCALE = 1.0
 
@@ -181,7 +184,7 @@ def fit(examples: list[Example], seed: int = 0, progress: Progress | None = None
         labels = HEADS[name]
         keep = [i for i, e in enumerate(examples) if getattr(e.label, name) is not None]
         y = np.array([labels.index(getattr(examples[i].label, name).value) for i in keep])
-        head = _logreg(C_VALUES[name]).fit(x[keep], y, sample_weight=w[keep])
+        head = _logreg(C_VALUES[name], balanced=name in BALANCED_HEADS).fit(x[keep], y, sample_weight=w[keep])
         cols = HEAD_SLICES[name]
         coef = np.zeros((len(labels), x.shape[1]), dtype=np.float32)
         intercept = np.full(len(labels), -30.0, dtype=np.float32)  # a class absent from training never wins
