@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -32,8 +32,10 @@ app = typer.Typer(
 knowledge_app = typer.Typer(help="Check the knowledge base and the helpline directory.", no_args_is_help=True)
 triage_app = typer.Typer(help="The embedded risk assessor: retrain it from its labelled corpus.",
                          no_args_is_help=True)
+audit_app = typer.Typer(help="The proxy's audit log: export it for review.", no_args_is_help=True)
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(triage_app, name="triage")
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 err = Console(stderr=True)
@@ -439,6 +441,114 @@ def demo(
             out.print(Panel(escape(r.text), title=f"{i}. {c.title}",
                             border_style=ACTION_STYLE[r.decision.action.value]))
     out.print(f"HTML page: [bold]{output}[/]")
+
+
+@app.command()
+@friendly_errors
+def serve(
+    config: ConfigOpt = None,
+    backend: BackendOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes; the proxy keeps no conversation "
+                                                "state, so any worker serves any turn.")] = None,
+    country: Annotated[str | None, typer.Option("--country", "-c", help="Default country when a request "
+                                                "names none (body `psychosafe.country` or header "
+                                                "X-PsychoSafe-Country).")] = None,
+    hash_key: Annotated[str | None, typer.Option("--hash-key", help="Print the config line for an API key "
+                                                 "and exit (keys are stored only as hashes).")] = None,
+) -> None:
+    """Run the OpenAI-compatible proxy: point any OpenAI client at http://HOST:PORT/v1.
+
+    Ordinary turns pass through to the upstream model untouched; risky turns get the verified PsychoSafe
+    response, with the reason in the response's `psychosafe` object. With no options it runs the embedded
+    default (no keys, no network).
+
+    Examples:
+      `psychosafe serve`
+      `psychosafe serve --backend openai:http://127.0.0.1:11434/v1#llama3.2 --country GB`
+      `psychosafe serve --config psychosafe.yaml --workers 4`
+    """
+    import tempfile
+
+    import uvicorn
+
+    from psychosafe.config import GuardConfig
+    from psychosafe.server.settings import ServerConfig, hash_api_key
+
+    if hash_key is not None:
+        print(f"server:\n  api_keys:\n    - {hash_api_key(hash_key)}")
+        return
+    settings = ServerConfig.from_file(config, host=host, port=port, workers=workers)
+    guard_config = GuardConfig.from_file(config, backend=backend, country=country)
+    from psychosafe.backends import check_spec
+
+    check_spec(guard_config.backend)
+    # Worker processes rebuild the app from the environment: hand them the file and the command-line values.
+    if config is not None:
+        os.environ["PSYCHOSAFE_CONFIG"] = str(config.resolve())
+    for name, value in (("PSYCHOSAFE_BACKEND", backend), ("PSYCHOSAFE_COUNTRY", country)):
+        if value:
+            os.environ[name] = value
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="psychosafe-metrics-")
+    err.print(f"PsychoSafe proxy on http://{settings.host}:{settings.port}/v1 — backend {guard_config.backend}, "
+              f"audit {'off' if not settings.audit_enabled else settings.audit_url}, "
+              f"{settings.workers} worker(s)")
+    uvicorn.run("psychosafe.server.app:app_from_environment", factory=True, host=settings.host,
+                port=settings.port, workers=settings.workers, log_level="warning", access_log=False)
+
+
+@audit_app.command("export")
+@friendly_errors
+def audit_export(
+    config: ConfigOpt = None,
+    url: Annotated[str | None, typer.Option(help="Audit store URL (default: the config's server.audit_url).")]
+    = None,
+    output: Annotated[Path | None, typer.Option("--out", help="Write here (.jsonl or .csv); default stdout "
+                                                "as JSON lines.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only turns at or after this ISO date/time.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
+) -> None:
+    """Export the audit log: one row per turn (decision, resources, verification, latency, upstream status;
+    message text only if the server stored it).
+
+    Example: `psychosafe audit export --out audit.csv --since 2026-11-01`
+    """
+    import csv
+    import datetime as dt
+
+    from psychosafe.server.audit import AuditStore, turns
+    from psychosafe.server.settings import ServerConfig
+
+    store_url = url or ServerConfig.from_file(config).audit_url
+    try:
+        start = dt.datetime.fromisoformat(since).replace(tzinfo=dt.UTC) if since else None
+    except ValueError as exc:
+        raise InputError(f"--since {since!r} is not an ISO date or date-time") from exc
+    store = AuditStore(store_url)
+    rows = store.rows(since=start, limit=limit)
+    columns = [c.name for c in turns.columns]
+    count = 0
+    if output is not None and output.suffix.lower() == ".csv":
+        with output.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+                                 for k, v in row.items()})
+                count += 1
+    else:
+        fh: TextIO = output.open("w", encoding="utf-8") if output is not None else sys.stdout
+        try:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                count += 1
+        finally:
+            if output is not None:
+                fh.close()
+    if output is not None:
+        err.print(f"{count} turns → {output}")
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ environment, e.g. `PSYCHOSAFE_POLICY__DOMAIN_THRESHOLD=0.6`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -54,6 +54,10 @@ class GuardConfig(BaseSettings):
         description="actions answered by the offline composer instead of the backend; with a capable model, "
         "[crisis] lets it write support and refusals (the verifier still checks every draft)",
     )
+    screen_threshold: float = Field(
+        0.5, ge=0.05, le=0.95, description="a normal answer is withheld when it is about a risk domain at least this "
+        "clearly and carries that domain's harmful specifics (see Guard.screen)",
+    )
     max_messages: int = Field(500, ge=1, description="most messages accepted in one conversation")
     max_message_chars: int = Field(100_000, ge=100, description="longest message accepted, in characters")
     timeout_s: float = Field(60.0, gt=0, description="backend timeout per call, seconds")
@@ -63,23 +67,38 @@ class GuardConfig(BaseSettings):
 
     @classmethod
     def from_file(cls, path: Path | str | None, **overrides: Any) -> GuardConfig:
-        """Load a YAML file (may be None), let the environment override it, then explicit arguments."""
-        data: dict[str, Any] = {}
-        if path is not None:
-            path = Path(path)
-            try:
-                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-                raise ConfigError(f"cannot read config {path}: {exc}") from exc
-            if not isinstance(loaded, dict):
-                raise ConfigError(f"config {path} must be a mapping of settings")
-            data = loaded.get("guard", loaded) if isinstance(loaded.get("guard"), dict) else loaded
+        """The `guard:` section of a YAML file (or the whole file), then the environment, then the arguments."""
+        return settings_from_file(cls, path, "guard", overrides)
+
+
+#: Top-level sections of a config file; a file without a `guard:` section holds guard settings at the top.
+SECTIONS = ("guard", "server")
+_Settings = TypeVar("_Settings", bound=BaseSettings)
+
+
+def settings_from_file(cls: type[_Settings], path: Path | str | None, section: str,
+                       overrides: dict[str, Any]) -> _Settings:
+    """One section of a YAML config file, overridden by the environment, then by explicit values."""
+    data: dict[str, Any] = {}
+    if path is not None:
         try:
-            from_env = cls()
-            data.update({k: getattr(from_env, k) for k in from_env.model_fields_set})
-            data.update({k: v for k, v in overrides.items() if v is not None})
-            return cls(**data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise ConfigError(f"invalid setting {where}: {err['msg']}") from exc
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config {path} must be a mapping of settings")
+        if section in loaded:
+            data = loaded[section]
+        elif section == "guard":
+            data = {k: v for k, v in loaded.items() if k not in SECTIONS}
+        if not isinstance(data, dict):
+            raise ConfigError(f"config {path}: '{section}' must be a mapping of settings")
+    try:
+        from_env = cls()
+        data = {**data, **{k: getattr(from_env, k) for k in from_env.model_fields_set}}
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"invalid {section} setting {where}: {err['msg']}") from exc

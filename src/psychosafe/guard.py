@@ -24,7 +24,17 @@ from psychosafe.respond.verify import Verifier
 from psychosafe.sync import run_sync
 from psychosafe.triage import create_assessor
 from psychosafe.triage.base import Assessor
-from psychosafe.types import Action, Assessment, Decision, GuardResult, Message
+from psychosafe.types import (
+    Action,
+    Assessment,
+    Decision,
+    Domain,
+    GuardResult,
+    Intent,
+    Message,
+    Severity,
+    Verification,
+)
 
 MessagesLike = Sequence[Message | dict[str, Any]]
 
@@ -53,6 +63,10 @@ class Guard:
         return cls(GuardConfig())
 
     @property
+    def backend_spec(self) -> str:
+        return self._backend_spec
+
+    @property
     def backend(self) -> ChatBackend:
         """Created on first use, so a guard that only assesses never loads a model."""
         if self._backend is None:
@@ -74,12 +88,15 @@ class Guard:
         return run_sync(self.arespond(messages, country=country, seed=seed, options=options))
 
     async def arespond(self, messages: MessagesLike, country: str | None = None, seed: int | None = None,
-                       options: GenerationOptions | None = None) -> GuardResult:
+                       options: GenerationOptions | None = None, assessment: Assessment | None = None
+                       ) -> GuardResult:
+        """The whole pipeline; pass `assessment` when the conversation was already assessed (the proxy does)."""
         timings: dict[str, float] = {}
         start = time.perf_counter()
         conversation = self.validate(messages)
         country_code = self._country(country)
-        assessment = await self.assessor.aassess(conversation)
+        if assessment is None:
+            assessment = await self.assessor.aassess(conversation)
         timings["assess"] = _ms(start)
         mark = time.perf_counter()
         decision = self.policy.decide(assessment, country_code)
@@ -125,11 +142,52 @@ class Guard:
                 raise BackendError(f"backend {self._backend_spec} failed: {exc}") from exc
             return self.composer.compose(decision, conversation, seed), "composer", f"{type(exc).__name__}: {exc}"
 
+    # ------------------------------------------------------------------------------------------ drafts
+
+    def screen(self, messages: Sequence[Message], draft: str, country: str | None = None) -> Decision | None:
+        """A supportive-refusal Decision when a draft meant as a normal answer goes into the harmful specifics of
+        a risk domain (a model that starts giving method details); None when it may be shown.
+
+        Evidence is how clearly the draft or the conversation is about risk (assessor scores) and how many of a
+        domain's specifics patterns the draft matches: one pattern needs that domain at `screen_threshold`, two or
+        more need any domain at a third of it. So "400 mg of ibuprofen every 6 hours" passes while a synthesis
+        recipe naming precursors does not. Cheap enough to run on every sentence of a stream.
+        """
+        if not draft.strip():
+            return None
+        current = self.assessor.assess(messages)
+        drafted = self.assessor.assess([Message(role="user", content=draft)]).domain_scores
+        scores = {d: max(current.domain_scores.get(d, 0.0), drafted.get(d, 0.0)) for d in Domain}
+        bar, risk = self.config.screen_threshold, max(scores.values())
+        found = {d: self.verifier.count_specifics(draft, d) for d in Domain}
+        hits = [d for d, n in found.items() if (n >= 1 and scores[d] >= bar) or (n >= 2 and risk >= bar / 3)]
+        if not hits:
+            return None
+        worst = max(hits, key=lambda d: (found[d], scores[d]))
+        scores[worst] = 1.0  # the draft went into this domain: it leads, whatever the request looked like
+        forced = current.model_copy(update={
+            "domain_scores": scores, "domain": worst, "intent": Intent.HARM_SEEKING,
+            "intent_scores": {Intent.HARM_SEEKING: 1.0}, "severity": max(current.severity, Severity.MODERATE),
+        })
+        decision = self.policy.decide(forced, self._country(country))
+        decision.reasons.insert(0, f"the model's draft went into harmful specifics ({worst}): withheld")
+        return decision
+
+    def compose(self, decision: Decision, messages: Sequence[Message], seed: int | None = None
+                ) -> tuple[str, Verification]:
+        """The composed reply for a decision, verified: what every fallback shows."""
+        conversation = list(messages)
+        seed = conversation_seed(conversation) if seed is None else seed
+        return self.verifier.verify(self.composer.compose(decision, conversation, seed), decision, conversation,
+                                    seed)
+
     # ------------------------------------------------------------------------------------------ input
 
-    def validate(self, messages: MessagesLike) -> list[Message]:
+    def validate(self, messages: MessagesLike, *, user_last: bool = True) -> list[Message]:
+        """Messages as models within the configured limits; `user_last=False` admits a tool or assistant turn
+        last (an agent loop), which a proxy passes on."""
         return validate_messages(messages, max_messages=self.config.max_messages,
-                                 max_chars=self.config.max_message_chars)
+                                 max_chars=self.config.max_message_chars, user_last=user_last)
 
     def _country(self, country: str | None) -> str | None:
         return resolve_country(country if country is not None else self.config.country)
@@ -139,8 +197,8 @@ class Guard:
             await self._backend.aclose()
 
 
-def validate_messages(messages: MessagesLike, *, max_messages: int = 500, max_chars: int = 100_000
-                      ) -> list[Message]:
+def validate_messages(messages: MessagesLike, *, max_messages: int = 500, max_chars: int = 100_000,
+                      user_last: bool = True) -> list[Message]:
     """Messages as models; raises InputError saying exactly what is wrong and where."""
     if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
         raise InputError("messages must be a list of {role, content} objects")
@@ -160,6 +218,8 @@ def validate_messages(messages: MessagesLike, *, max_messages: int = 500, max_ch
         content = message.content.encode("utf-8", "replace").decode("utf-8")  # lone surrogates
         out.append(message.model_copy(update={"content": content}))
     last = out[-1]
+    if not user_last:
+        return out
     if last.role != "user":
         raise InputError(f"the last message must come from the user, not {last.role!r}")
     if not last.content.strip():

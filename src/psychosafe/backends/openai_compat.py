@@ -57,46 +57,24 @@ class OpenAICompatibleBackend:
         return body
 
     async def complete(self, messages: Sequence[Message], options: GenerationOptions | None = None) -> Completion:
-        response = await self._post(self._body(messages, options, stream=False))
-        try:
-            payload = response.json()
-            choice = payload["choices"][0]
-            text = choice["message"].get("content") or ""
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise BackendError(f"{self.base_url} returned a malformed completion body", status=502) from exc
-        return Completion(text=text, model=payload.get("model", self.model),
+        payload = await self.forward(self._body(messages, options, stream=False))
+        choice = payload["choices"][0]
+        return Completion(text=choice["message"].get("content") or "", model=payload.get("model", self.model),
                           finish_reason=choice.get("finish_reason") or "stop", usage=payload.get("usage") or {})
 
     async def stream(self, messages: Sequence[Message], options: GenerationOptions | None = None
                      ) -> AsyncIterator[str]:
-        body = self._body(messages, options, stream=True)
-        try:
-            async with self._client.stream("POST", "/chat/completions", json=body) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise self._status_error(response)
-                done = False
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        done = True
-                        break
-                    try:
-                        delta = json.loads(data)["choices"][0].get("delta", {}).get("content")
-                    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-                        raise BackendError(f"{self.base_url} sent a malformed stream event", status=502) from exc
-                    if delta:
-                        yield delta
-                if not done:
-                    raise BackendError(f"{self.base_url} ended the stream without [DONE]", status=502)
-        except httpx.TimeoutException as exc:
-            raise BackendTimeout(f"{self.base_url} did not answer in time", status=504) from exc
-        except httpx.HTTPError as exc:
-            raise BackendError(f"could not reach {self.base_url}: {exc.__class__.__name__}", status=502) from exc
+        async for event in self.forward_stream(self._body(messages, options, stream=True)):
+            delta = event["choices"][0].get("delta", {}).get("content") if event.get("choices") else None
+            if delta:
+                yield delta
 
-    async def _post(self, body: dict) -> httpx.Response:
+    # ------------------------------------------------------------------------------------------ raw bodies
+    # The proxy forwards a client's request body as it came (tools, logprobs, unknown fields) and relays the
+    # server's reply; these two calls are that path, and `complete` / `stream` are built on them.
+
+    async def forward(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a chat-completions body; the parsed reply, checked to hold a first choice with a message."""
         try:
             response = await self._client.post("/chat/completions", json=body)
         except httpx.TimeoutException as exc:
@@ -105,7 +83,41 @@ class OpenAICompatibleBackend:
             raise BackendError(f"could not reach {self.base_url}: {exc.__class__.__name__}", status=502) from exc
         if response.status_code >= 400:
             raise self._status_error(response)
-        return response
+        try:
+            payload = response.json()
+            if not isinstance(payload["choices"][0]["message"], dict):
+                raise TypeError("message is not an object")
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise BackendError(f"{self.base_url} returned a malformed completion body", status=502) from exc
+        return payload
+
+    async def forward_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """POST a streaming body; each parsed event. A malformed event or a stream without [DONE] raises."""
+        try:
+            async with self._client.stream("POST", "/chat/completions", json=body) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise self._status_error(response)
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    try:
+                        event = json.loads(data)
+                        if not isinstance(event, dict) or not isinstance(event.get("choices", []), list):
+                            raise TypeError("not a chunk object")
+                    except (ValueError, TypeError) as exc:
+                        raise BackendError(f"{self.base_url} sent a malformed stream event", status=502) from exc
+                    if "error" in event:
+                        raise BackendError(f"{self.base_url} sent an error event: {event['error']}", status=502)
+                    yield event
+                raise BackendError(f"{self.base_url} ended the stream without [DONE]", status=502)
+        except httpx.TimeoutException as exc:
+            raise BackendTimeout(f"{self.base_url} did not answer in time", status=504) from exc
+        except httpx.HTTPError as exc:
+            raise BackendError(f"could not reach {self.base_url}: {exc.__class__.__name__}", status=502) from exc
 
     def _status_error(self, response: httpx.Response) -> BackendError:
         try:

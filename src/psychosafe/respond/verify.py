@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from psychosafe.knowledge import Knowledge, Rule, load_knowledge
 from psychosafe.resources import Directory, default_directory
 from psychosafe.respond.composer import Composer, conversation_seed
-from psychosafe.types import Action, Check, ContactKind, Decision, Message, ResourceMode, Verification
+from psychosafe.types import Action, Check, ContactKind, Decision, Domain, Message, ResourceMode, Verification
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _HELPLINE_CONTEXT = re.compile(
@@ -117,6 +117,10 @@ class Verifier:
             found += _matches(self.knowledge.domains[domain].specifics, _without_resource_lines(text))
         return Check(name="no_harmful_specifics", passed=not found,
                      detail=("harmful specifics: " + ", ".join(sorted(set(found))[:5])) if found else "none found")
+
+    def count_specifics(self, text: str, domain: Domain) -> int:
+        """How many of a domain's specifics patterns a text matches (resource lines aside)."""
+        return len(_matches(self.knowledge.domains[domain].specifics, _without_resource_lines(text)))
 
     def check_labels(self, text: str, decision: Decision) -> Check:
         found = _matches(self.knowledge.language.labels, text)
