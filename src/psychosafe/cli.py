@@ -531,8 +531,8 @@ def audit_export(
     columns = [c.name for c in turns.columns]
     count = 0
     if output is not None and output.suffix.lower() == ".csv":
-        with output.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns)
+        with output.open("w", newline="", encoding="utf-8") as table:
+            writer = csv.DictWriter(table, fieldnames=columns)
             writer.writeheader()
             for row in rows:
                 writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
