@@ -83,8 +83,13 @@ def settings_from_file(cls: type[_Settings], path: Path | str | None, section: s
     if path is not None:
         try:
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read config {path}: {exc}") from exc
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"config {path} is not valid YAML{where}: {problem}") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"config {path} must be a mapping of settings")
         if section in loaded:

@@ -113,12 +113,13 @@ class Guard:
         if verification.fallback and used != "composer":
             used = "composer"
         return GuardResult(text=text, assessment=assessment, decision=decision, verification=verification,
-                           backend=used, fallback=error is not None or verification.fallback, error=error,
-                           timings_ms=timings)
+                           backend=used, fallback=error is not None or verification.fallback,
+                           error=f"{type(error).__name__}: {error}" if error else None,
+                           error_status=getattr(error, "status", None), timings_ms=timings)
 
     async def _draft(self, decision: Decision, conversation: list[Message], seed: int,
-                     options: GenerationOptions | None) -> tuple[str, str, str | None]:
-        """(draft text, backend used, error) — risky turns never fail."""
+                     options: GenerationOptions | None) -> tuple[str, str, Exception | None]:
+        """(draft text, backend used, the failure answered by the composer) — risky turns never fail."""
         no_model = self._backend_spec.partition(":")[0] == "composer" or isinstance(self._backend, ComposerBackend)
         if no_model or decision.action in self.config.compose_actions:
             return self.composer.compose(decision, conversation, seed), "composer", None
@@ -140,7 +141,7 @@ class Guard:
                 if isinstance(exc, BackendError):
                     raise
                 raise BackendError(f"backend {self._backend_spec} failed: {exc}") from exc
-            return self.composer.compose(decision, conversation, seed), "composer", f"{type(exc).__name__}: {exc}"
+            return self.composer.compose(decision, conversation, seed), "composer", exc
 
     # ------------------------------------------------------------------------------------------ drafts
 

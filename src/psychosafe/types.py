@@ -320,6 +320,7 @@ class GuardResult(_Model):
     backend: str  # the backend whose text was used ("local", "composer", ...)
     fallback: bool = False  # a backend failure or a failed verification led to the composed answer
     error: str | None = None  # what went wrong upstream, when fallback is due to a failure
+    error_status: int | None = None  # the failed backend call's HTTP status, when it had one (504 on timeout)
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
     @property

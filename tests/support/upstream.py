@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 FAULTS = ("none", "http_500", "http_429", "malformed_json", "missing_choices", "broken_sse", "bad_sse_event",
-          "slow")
+          "slow", "slow_sse", "error_event")
 
 
 @dataclass
@@ -27,6 +27,7 @@ class UpstreamControl:
     reply: str = "Here is an ordinary answer."
     fault: str = "none"
     delay_s: float = 0.0
+    chunk_delay_s: float = 0.0  # fault "slow_sse": the pause before each chunk after the first (0 = 0.25 s)
     requests: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -69,6 +70,11 @@ async def _sse(control: UpstreamControl):
         if control.fault == "bad_sse_event" and i == 1:
             yield "data: {broken\n\n"
             return
+        if control.fault == "error_event" and i == 1:
+            yield 'data: {"error": {"message": "model overloaded", "type": "server_error"}}\n\n'
+            return
+        if control.fault == "slow_sse" and i > 0:
+            await asyncio.sleep(control.chunk_delay_s or 0.25)
         piece = word if i == 0 else " " + word
         chunk = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": piece}}]}
         yield f"data: {json.dumps(chunk)}\n\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -32,6 +33,7 @@ from psychosafe.server.proxy import ChatProxy, Turn, UpstreamFailed
 from psychosafe.server.settings import ServerConfig
 
 CONFIG_VARIABLE = "PSYCHOSAFE_CONFIG"  # the YAML file a worker process reads (set by `psychosafe serve`)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # reachable without a key (probes, scrapers)
 
 
@@ -98,10 +100,6 @@ def create_app(guard: Guard | None = None, settings: ServerConfig | None = None)
     app = FastAPI(title="PsychoSafe proxy", version="1", lifespan=lifespan,
                   description="OpenAI-compatible Chat Completions with the PsychoSafe guard in front.")
     app.state.guard, app.state.settings, app.state.audit, app.state.metrics = guard, settings, audit, metrics
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                           allow_headers=["*"], expose_headers=["X-Request-ID"])
-
     @app.middleware("http")
     async def gate(request: Request, call_next: Any) -> Response:
         """Request id, API key and concurrency limit, before any route runs."""
@@ -118,10 +116,20 @@ def create_app(guard: Guard | None = None, settings: ServerConfig | None = None)
             active += 1
             try:
                 response = await call_next(request)
-            finally:
+            except BaseException:
                 active -= 1
+                raise
+            response = _released_when_sent(response, release)
         response.headers["X-Request-ID"] = request_id
         return response
+
+    def release() -> None:
+        nonlocal active
+        active -= 1
+
+    if settings.cors_origins:  # added last, so it wraps the gate: preflights and 401s carry CORS headers
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["*"], expose_headers=["X-Request-ID"])
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -214,6 +222,21 @@ def app_from_environment() -> FastAPI:
 # ---------------------------------------------------------------------------------------------- request helpers
 
 
+def _released_when_sent(response: Any, release: Any) -> Any:
+    """A request counts against `max_concurrency` until its last byte is sent (a stream's too)."""
+    body = response.body_iterator
+
+    async def counted() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in body:
+                yield chunk
+        finally:
+            release()
+
+    response.body_iterator = counted()
+    return response
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -234,9 +257,21 @@ async def _json_body(request: Request, limit: int) -> Any:
     if not raw:
         raise ApiError(400, "the request has no body: send a JSON object", "invalid_json")
     try:
-        return json.loads(raw)
+        return _well_formed(json.loads(raw))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}", "invalid_json") from exc
+
+
+def _well_formed(value: Any) -> Any:
+    """JSON may escape lone surrogates ("\\ud800"), which no UTF-8 encoder accepts: they become U+FFFD here,
+    once, so the upstream, the assessor and the audit log all see the same valid text."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_well_formed(v) for v in value]
+    if isinstance(value, dict):
+        return {_well_formed(k): _well_formed(v) for k, v in value.items()}
+    return value
 
 
 def _parse(model: type[Any], body: Any) -> Any:

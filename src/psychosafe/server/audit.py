@@ -54,9 +54,9 @@ turns = Table(
     Column("domain", String(32)),
     Column("intent", String(24)),
     Column("severity", String(16)),
-    Column("signals", JSON),
-    Column("resources", JSON),  # names of the services offered
-    Column("verification", JSON),  # passed, failed checks, repairs
+    Column("signals", JSON(none_as_null=True)),
+    Column("resources", JSON(none_as_null=True)),  # names of the services offered
+    Column("verification", JSON(none_as_null=True)),  # passed, the draft's failed checks, repairs
     Column("fallback", Boolean, default=False),
     Column("cut_over", Boolean, default=False),  # an answer stream replaced mid-way
     Column("country", String(8)),
@@ -66,7 +66,7 @@ turns = Table(
     Column("error", Text),
     Column("latency_ms", Float),
     Column("conversation_sha256", String(64), nullable=False),
-    Column("messages", JSON),  # only with audit_text
+    Column("messages", JSON(none_as_null=True)),  # only with audit_text
     Column("reply", Text),  # only with audit_text
 )
 

@@ -123,7 +123,10 @@ class ChatProxy:
               endpoint: str = "chat") -> Turn:
         """Validate and assess; raises InputError for a request that cannot be used."""
         messages = body.get("messages")
-        conversation = self.guard.validate(messages, user_last=False)  # type: ignore[arg-type]
+        person_last = isinstance(messages, list) and bool(messages) and isinstance(messages[-1], dict) \
+            and messages[-1].get("role") == "user"
+        # a tool or assistant turn last (an agent loop) is relayed; a person's turn must say something
+        conversation = self.guard.validate(messages, user_last=person_last)  # type: ignore[arg-type]
         turn = Turn(request_id=request_id or "psy-" + uuid.uuid4().hex, endpoint=endpoint,
                     conversation=conversation, country=country)
         mark = time.perf_counter()
@@ -142,6 +145,7 @@ class ChatProxy:
     async def complete(self, body: dict[str, Any], turn: Turn) -> dict[str, Any]:
         if turn.action is Action.ANSWER:
             payload = await self._upstream_call(turn, self.upstream.complete(body))
+            turn.model = str(payload.get("model") or self.upstream.model)
             choice = payload["choices"][0]
             text = choice["message"].get("content")
             if isinstance(text, str) and (withheld := self._screen(turn, text)):
@@ -162,6 +166,7 @@ class ChatProxy:
         if turn.action is Action.ANSWER:
             events = self.upstream.stream(body).__aiter__()
             first = await self._upstream_call(turn, events.__anext__())
+            turn.model = str(first.get("model") or self.upstream.model)
             return self._relay(body, turn, first, events)
         text = await self._respond(body, turn)
         return self._emit(body, turn, text)
@@ -193,10 +198,11 @@ class ChatProxy:
                     yield line
                 return
             turn.reply = released + held_text
-            if held:
-                held[-1] = {**held[-1], "psychosafe": turn.report()}
             for e in held:
                 yield _sse(e)
+            yield _sse({"id": first.get("id") or new_id(), "object": "chat.completion.chunk",
+                        "created": first.get("created") or int(time.time()), "model": first.get("model") or
+                        self._model_id(body), "choices": [], "psychosafe": turn.report()})
             yield "data: [DONE]\n\n"
         except BackendError as exc:  # the stream broke after it began: headers are sent, so say it in the stream
             self._note_upstream_error(turn, exc)
@@ -253,6 +259,8 @@ class ChatProxy:
         turn.fallback, turn.model = result.fallback, result.backend
         turn.timings_ms.update({k: v for k, v in result.timings_ms.items() if k in ("generate", "verify")})
         turn.guard_s += (result.timings_ms.get("decide", 0) + result.timings_ms.get("verify", 0)) / 1000
+        if result.backend != "composer" or result.error:
+            turn.upstream_status = result.error_status or (502 if result.error else 200)
         if result.error:
             turn.error = result.error
             self.metrics.upstream_errors.labels(kind=_kind_of(result.error)).inc()
