@@ -103,3 +103,23 @@ def test_an_unknown_country_gets_the_international_fallback(policy: Policy) -> N
     decision = policy.decide(assessment({Domain.SUICIDE_SELF_HARM: 0.9}, Intent.SUPPORT_SEEKING, Severity.HIGH),
                              "PL")
     assert decision.resources.fallback and decision.resources.country == "INTL"
+
+
+def test_a_clearly_benign_mention_of_a_domain_is_answered_but_an_unsure_one_is_supported(policy: Policy) -> None:
+    def decide(benign: float) -> Action:
+        a = assessment({Domain.SUICIDE_SELF_HARM: 0.5}, Intent.BENIGN)
+        a.intent_scores = {Intent.BENIGN: benign, Intent.HARM_SEEKING: 1 - benign}
+        return policy.decide(a, "GB").action
+
+    assert decide(0.95) is Action.ANSWER  # "tips for a long train journey?"
+    assert decide(0.45) is Action.SUPPORT  # "a story that romanticises suicide": safe-messaging adds support
+
+
+def test_support_wins_over_refusal_when_help_seeking_is_close(policy: Policy) -> None:
+    def decide(harm: float, support: float) -> Action:
+        a = assessment({Domain.SUBSTANCE_USE: 0.9}, Intent.HARM_SEEKING, Severity.MODERATE, Role.SELF)
+        a.intent_scores = {Intent.HARM_SEEKING: harm, Intent.SUPPORT_SEEKING: support}
+        return policy.decide(a, "US").action
+
+    assert decide(0.9, 0.05) is Action.REFUSE
+    assert decide(0.55, 0.4) is Action.SUPPORT

@@ -29,6 +29,10 @@ class PolicyConfig(BaseModel):
         2.0, ge=1.0, description="refuse only when harm-seeking is at least this many times as likely as "
         "support-seeking; otherwise support: refusing someone who asks for help is the costlier error",
     )
+    answer_benign_confidence: float = Field(
+        0.8, ge=0.5, le=1.0, description="a message touching a risk domain is still answered normally when its "
+        "intent is benign with at least this probability (\"tips for a long train journey?\")",
+    )
     crisis_severity: Severity = Field(Severity.IMMINENT, description="from this severity the reply is `crisis`")
     support_informational_domains: list[Domain] = Field(
         default_factory=lambda: [Domain.SUICIDE_SELF_HARM],

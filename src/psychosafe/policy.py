@@ -109,6 +109,9 @@ class Policy:
             return Action.ANSWER, f"harm-seeking below {cfg.refuse_min_severity}: answered"
         if a.intent is Intent.SUPPORT_SEEKING:
             return Action.SUPPORT, f"reaching out about {primary}: supported, never refused"
+        if (a.intent is Intent.BENIGN and a.intent_scores.get(Intent.BENIGN, 0.0) >= cfg.answer_benign_confidence
+                and a.severity < cfg.support_informational_severity):
+            return Action.ANSWER, f"an everyday mention touching {primary}: answered normally"
         if primary in cfg.support_informational_domains or a.severity >= cfg.support_informational_severity:
             return Action.SUPPORT, f"{a.intent} question about {primary}: answered with support alongside"
         return Action.ANSWER, f"{a.intent} question about {primary}: answered normally"
