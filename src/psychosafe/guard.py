@@ -79,7 +79,7 @@ class Guard:
         return self.assessor.assess(self.validate(messages))
 
     def decide(self, assessment: Assessment, country: str | None = None) -> Decision:
-        return self.policy.decide(assessment, self._country(country))
+        return self.policy.decide(assessment, self.country_for(country))
 
     # ------------------------------------------------------------------------------------------ full path
 
@@ -94,7 +94,7 @@ class Guard:
         timings: dict[str, float] = {}
         start = time.perf_counter()
         conversation = self.validate(messages)
-        country_code = self._country(country)
+        country_code = self.country_for(country)
         if assessment is None:
             assessment = await self.assessor.aassess(conversation)
         timings["assess"] = _ms(start)
@@ -145,7 +145,8 @@ class Guard:
 
     # ------------------------------------------------------------------------------------------ drafts
 
-    def screen(self, messages: Sequence[Message], draft: str, country: str | None = None) -> Decision | None:
+    def screen(self, messages: Sequence[Message], draft: str, country: str | None = None,
+               assessment: Assessment | None = None) -> Decision | None:
         """A supportive-refusal Decision when a draft meant as a normal answer goes into the harmful specifics of
         a risk domain (a model that starts giving method details); None when it may be shown.
 
@@ -156,7 +157,7 @@ class Guard:
         """
         if not draft.strip():
             return None
-        current = self.assessor.assess(messages)
+        current = assessment or self.assessor.assess(messages)
         drafted = self.assessor.assess([Message(role="user", content=draft)]).domain_scores
         scores = {d: max(current.domain_scores.get(d, 0.0), drafted.get(d, 0.0)) for d in Domain}
         bar, risk = self.config.screen_threshold, max(scores.values())
@@ -170,7 +171,7 @@ class Guard:
             "domain_scores": scores, "domain": worst, "intent": Intent.HARM_SEEKING,
             "intent_scores": {Intent.HARM_SEEKING: 1.0}, "severity": max(current.severity, Severity.MODERATE),
         })
-        decision = self.policy.decide(forced, self._country(country))
+        decision = self.policy.decide(forced, self.country_for(country))
         decision.reasons.insert(0, f"the model's draft went into harmful specifics ({worst}): withheld")
         return decision
 
@@ -190,7 +191,9 @@ class Guard:
         return validate_messages(messages, max_messages=self.config.max_messages,
                                  max_chars=self.config.max_message_chars, user_last=user_last)
 
-    def _country(self, country: str | None) -> str | None:
+    def country_for(self, country: str | None) -> str | None:
+        """The ISO code a request's country or locale names, else the configured default (None = international);
+        raises InvalidCountryError for a string that names no country."""
         return resolve_country(country if country is not None else self.config.country)
 
     async def aclose(self) -> None:

@@ -109,3 +109,16 @@ def test_a_stale_number_is_removed_for_its_own_country(verifier: Verifier) -> No
     text, result = verifier.verify(draft, decision, USER, seed=1)
     assert "1-800-273-8255" not in text and "988" in text
     assert result.unknown_contacts == ["1-800-273-8255"] and result.passed
+
+
+@pytest.mark.parametrize("country", [None, "ZZ", "GB", "US"])
+@pytest.mark.parametrize("severity", [Severity.HIGH, Severity.IMMINENT])
+def test_the_composed_reply_passes_its_own_checks_with_or_without_a_country(
+        verifier: Verifier, country: str | None, severity: Severity) -> None:
+    # The international fallback offers links only (findahelpline.com): written without https:// or www. in
+    # the text, they must still count as the offered resources, or every reply without a country falls back.
+    decision = decide(Domain.SUICIDE_SELF_HARM, Intent.HARM_SEEKING, severity, Role.SELF, country=country)
+    draft = verifier.composer.compose(decision, USER, seed=3)
+    text, verification = verifier.verify(draft, decision, USER, seed=3)
+    assert verification.passed and not verification.fallback, [c for c in verification.checks if not c.passed]
+    assert text == draft

@@ -220,9 +220,13 @@ class Verifier:
 
 
 def _key(kind: str, value: str) -> str:
+    """One form for a contact however it is written: digits for numbers; links without scheme, www. or slash."""
     digits = re.sub(r"\D", "", value)
-    return f"n:{digits}" if kind in (ContactKind.PHONE.value, ContactKind.TEXT.value) and digits else \
-        f"{kind}:{value.lower().rstrip('/')}"
+    if kind in (ContactKind.PHONE.value, ContactKind.TEXT.value) and digits:
+        return f"n:{digits}"
+    if kind == ContactKind.URL.value:
+        return "url:" + re.sub(r"^(?:https?://)?(?:www\.)?", "", value.lower()).rstrip("/")
+    return f"{kind}:{value.lower().rstrip('/')}"
 
 
 def _emergency_values(decision: Decision) -> list[str]:

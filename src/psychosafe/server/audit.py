@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import queue
 import threading
 import time
@@ -40,6 +41,7 @@ from sqlalchemy.engine import Engine
 from psychosafe.errors import ConfigError
 from psychosafe.types import Message
 
+log = logging.getLogger(__name__)
 metadata = MetaData()
 
 turns = Table(
@@ -60,8 +62,8 @@ turns = Table(
     Column("fallback", Boolean, default=False),
     Column("cut_over", Boolean, default=False),  # an answer stream replaced mid-way
     Column("country", String(8)),
-    Column("model", String(200)),
-    Column("assessor", String(100)),
+    Column("model", Text),
+    Column("assessor", Text),
     Column("upstream_status", Integer),
     Column("error", Text),
     Column("latency_ms", Float),
@@ -148,15 +150,31 @@ class AuditStore:
                 return
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        for attempt in range(5):  # a locked SQLite file or a PostgreSQL restart: retry, don't drop
+        """A batch in one transaction; if it keeps failing, row by row, so one bad row costs only itself."""
+        if self._insert(rows, attempts=5):
+            return
+        for row in rows if len(rows) > 1 else rows[:0]:
+            if self._insert([row], attempts=2):
+                continue
+            self._failed += 1
+            log.error("audit row of request %s could not be written", row.get("request_id"))
+        if len(rows) == 1:
+            self._failed += 1
+            log.error("audit row of request %s could not be written", rows[0].get("request_id"))
+
+    def _insert(self, rows: list[dict[str, Any]], attempts: int) -> bool:
+        for attempt in range(attempts):  # a locked SQLite file or a PostgreSQL restart: retry, don't drop
             try:
                 with self.engine.begin() as conn:
                     conn.execute(insert(turns), rows)
                 self._written += len(rows)
-                return
-            except Exception:
+                return True
+            except Exception as exc:
+                if attempt == attempts - 1:
+                    log.warning("audit write of %d row(s) failed: %s", len(rows), exc)
+                    return False
                 time.sleep(0.05 * 2**attempt)
-        self._failed += len(rows)
+        return False
 
     # ------------------------------------------------------------------------------------------ reading
 

@@ -128,12 +128,12 @@ class ChatProxy:
         # a tool or assistant turn last (an agent loop) is relayed; a person's turn must say something
         conversation = self.guard.validate(messages, user_last=person_last)  # type: ignore[arg-type]
         turn = Turn(request_id=request_id or "psy-" + uuid.uuid4().hex, endpoint=endpoint,
-                    conversation=conversation, country=country)
+                    conversation=conversation, country=self.guard.country_for(country))
         mark = time.perf_counter()
         turn.assessment = self.guard.assessor.assess(conversation)
         turn.timings_ms["assess"] = _ms(mark)
         decide = time.perf_counter()
-        turn.decision = self.guard.decide(turn.assessment, country)
+        turn.decision = self.guard.decide(turn.assessment, turn.country)
         if turn.decision.action is not Action.ANSWER and conversation[-1].role != "user":
             turn.conversation = conversation[: _last_user(conversation) + 1]  # respond to the person's own words
         turn.timings_ms["decide"] = _ms(decide)
@@ -273,7 +273,7 @@ class ChatProxy:
         """The verified refusal to show instead of `text`, or None when `text` may be shown."""
         mark = time.perf_counter()
         try:
-            decision = self.guard.screen(turn.conversation, text, turn.country)
+            decision = self.guard.screen(turn.conversation, text, turn.country, assessment=turn.assessment)
             if decision is None:
                 return None
             conversation = turn.conversation[: _last_user(turn.conversation) + 1]
