@@ -11,6 +11,14 @@ class InputError(PsychoSafeError, ValueError):
     """The caller's input cannot be used (empty message, bad role, unreadable file, ...)."""
 
 
+class LimitError(InputError):
+    """Input over a configured size limit; `code` names the limit for machine-readable errors."""
+
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message)
+        self.code = code
+
+
 class InvalidCountryError(InputError):
     """A country or locale string that is neither an ISO 3166 code nor a locale such as en-GB."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from psychosafe.backends import ChatBackend, ComposerBackend, GenerationOptions, check_spec, create_backend
 from psychosafe.config import GuardConfig
-from psychosafe.errors import BackendError, InputError
+from psychosafe.errors import BackendError, InputError, LimitError
 from psychosafe.knowledge import Knowledge, load_knowledge
 from psychosafe.policy import Policy
 from psychosafe.resources import Directory, default_directory, resolve_country
@@ -157,11 +157,13 @@ class Guard:
         """
         if not draft.strip():
             return None
+        found = {d: self.verifier.count_specifics(draft, d) for d in Domain}
+        if not any(found.values()):  # no specifics at all (most answers): nothing to weigh, no model call
+            return None
         current = assessment or self.assessor.assess(messages)
         drafted = self.assessor.assess([Message(role="user", content=draft)]).domain_scores
         scores = {d: max(current.domain_scores.get(d, 0.0), drafted.get(d, 0.0)) for d in Domain}
         bar, risk = self.config.screen_threshold, max(scores.values())
-        found = {d: self.verifier.count_specifics(draft, d) for d in Domain}
         hits = [d for d, n in found.items() if (n >= 1 and scores[d] >= bar) or (n >= 2 and risk >= bar / 3)]
         if not hits:
             return None
@@ -187,7 +189,7 @@ class Guard:
 
     def validate(self, messages: MessagesLike, *, user_last: bool = True) -> list[Message]:
         """Messages as models within the configured limits; `user_last=False` admits a tool or assistant turn
-        last (an agent loop), which a proxy passes on."""
+        last (an agent loop), which a proxy passes on. A person's turn last must never be empty."""
         return validate_messages(messages, max_messages=self.config.max_messages,
                                  max_chars=self.config.max_message_chars, user_last=user_last)
 
@@ -209,7 +211,8 @@ def validate_messages(messages: MessagesLike, *, max_messages: int = 500, max_ch
     if not messages:
         raise InputError("the conversation is empty: send at least one user message")
     if len(messages) > max_messages:
-        raise InputError(f"{len(messages)} messages; the limit is {max_messages} (max_messages)")
+        raise LimitError(f"{len(messages)} messages; the limit is {max_messages} (max_messages)",
+                         code="too_many_messages")
     out: list[Message] = []
     for i, raw in enumerate(messages):
         try:
@@ -217,14 +220,14 @@ def validate_messages(messages: MessagesLike, *, max_messages: int = 500, max_ch
         except Exception as exc:
             raise InputError(f"message {i}: {_first_error(exc)}") from exc
         if len(message.content) > max_chars:
-            raise InputError(f"message {i} has {len(message.content):,} characters; the limit is "
-                             f"{max_chars:,} (max_message_chars)")
+            raise LimitError(f"message {i} has {len(message.content):,} characters; the limit is "
+                             f"{max_chars:,} (max_message_chars)", code="message_too_long")
         content = message.content.encode("utf-8", "replace").decode("utf-8")  # lone surrogates
         out.append(message.model_copy(update={"content": content}))
     last = out[-1]
-    if not user_last:
-        return out
     if last.role != "user":
+        if not user_last:
+            return out
         raise InputError(f"the last message must come from the user, not {last.role!r}")
     if not last.content.strip():
         raise InputError("the last user message is empty")

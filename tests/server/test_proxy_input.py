@@ -416,16 +416,16 @@ def test_requests_over_max_concurrency_get_429_with_retry_after(
     assert chat(busy_proxy, {"messages": user(BENIGN)}).status_code == 200  # the slot is free again
 
 
+def benign_stream(proxy: Proxy) -> Any:
+    return httpx.stream("POST", proxy.url + "/v1/chat/completions", timeout=10,
+                        json={"messages": user(BENIGN), "stream": True})
+
+
 def test_an_open_stream_holds_its_slot_until_its_last_byte(
     busy_proxy: Proxy, control: UpstreamControl
 ) -> None:
     control.reply, control.fault, control.chunk_delay_s = "One. Two. Three. Four", "slow_sse", 0.15
-    with httpx.stream(
-        "POST",
-        busy_proxy.url + "/v1/chat/completions",
-        timeout=10,
-        json={"messages": user(BENIGN), "stream": True},
-    ) as stream:
+    with benign_stream(busy_proxy) as stream:
         assert stream.status_code == 200
         lines = stream.iter_lines()
         assert '"One."' in next(line for line in lines if line.startswith("data:"))
@@ -440,12 +440,7 @@ def test_a_stream_the_client_abandons_gives_its_slot_back(
     busy_proxy: Proxy, control: UpstreamControl
 ) -> None:
     control.reply, control.fault, control.chunk_delay_s = "One. Two. Three. Four. Five. Six", "slow_sse", 0.15
-    with httpx.stream(
-        "POST",
-        busy_proxy.url + "/v1/chat/completions",
-        timeout=10,
-        json={"messages": user(BENIGN), "stream": True},
-    ) as stream:
+    with benign_stream(busy_proxy) as stream:
         next(line for line in stream.iter_lines() if line.startswith("data:"))
     deadline, status = time.monotonic() + 3, 0
     while time.monotonic() < deadline:  # the proxy notices the hang-up at its next write

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from psychosafe.config import GuardConfig
-from psychosafe.errors import InputError
+from psychosafe.errors import InputError, LimitError
 from psychosafe.guard import Guard
 from psychosafe.server.audit import AuditStore
 from psychosafe.server.metrics import Metrics
@@ -151,7 +151,6 @@ def create_app(guard: Guard | None = None, settings: ServerConfig | None = None)
     async def chat_completions(request: Request) -> Response:
         body = await _json_body(request, settings.max_body_bytes)
         chat = _parse(ChatRequest, body)
-        _check_limits(chat.messages, guard.config)
         country = (chat.psychosafe or {}).get("country") or request.headers.get("x-psychosafe-country")
         turn = _begin(proxy, body, country, request.state.request_id)
         try:
@@ -171,7 +170,6 @@ def create_app(guard: Guard | None = None, settings: ServerConfig | None = None)
         """Assessment and decision only, no generation: the cheap path."""
         body = await _json_body(request, settings.max_body_bytes)
         req = _parse(AssessRequest, body)
-        _check_limits(req.messages, guard.config)
         country = req.country or request.headers.get("x-psychosafe-country")
         turn = _begin(proxy, body, country, request.state.request_id, endpoint="assess")
         proxy.finish(turn, 200)
@@ -283,24 +281,12 @@ def _parse(model: type[Any], body: Any) -> Any:
         raise ApiError(422, _validation_message(exc.errors()), "invalid_request_body") from exc
 
 
-def _check_limits(messages: list[dict[str, Any]], config: GuardConfig) -> None:
-    if len(messages) > config.max_messages:
-        raise ApiError(413, f"{len(messages)} messages; the limit is {config.max_messages} (max_messages)",
-                       "too_many_messages")
-    for i, message in enumerate(messages):
-        content = message.get("content") if isinstance(message, dict) else None
-        size = len(content) if isinstance(content, str) else sum(
-            len(p.get("text", "")) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
-        ) if isinstance(content, list) else 0
-        if size > config.max_message_chars:
-            raise ApiError(413, f"message {i} has {size:,} characters; the limit is {config.max_message_chars:,} "
-                           "(max_message_chars)", "message_too_long")
-
-
 def _begin(proxy: ChatProxy, body: dict[str, Any], country: str | None, request_id: str,
            endpoint: str = "chat") -> Turn:
     try:
         return proxy.begin(body, country, request_id, endpoint)
+    except LimitError as exc:
+        raise ApiError(413, str(exc), exc.code) from exc
     except InputError as exc:
         raise ApiError(400, str(exc), "invalid_messages") from exc
 

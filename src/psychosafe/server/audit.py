@@ -153,14 +153,10 @@ class AuditStore:
         """A batch in one transaction; if it keeps failing, row by row, so one bad row costs only itself."""
         if self._insert(rows, attempts=5):
             return
-        for row in rows if len(rows) > 1 else rows[:0]:
-            if self._insert([row], attempts=2):
-                continue
+        lost = rows if len(rows) == 1 else [row for row in rows if not self._insert([row], attempts=2)]
+        for row in lost:
             self._failed += 1
             log.error("audit row of request %s could not be written", row.get("request_id"))
-        if len(rows) == 1:
-            self._failed += 1
-            log.error("audit row of request %s could not be written", rows[0].get("request_id"))
 
     def _insert(self, rows: list[dict[str, Any]], attempts: int) -> bool:
         for attempt in range(attempts):  # a locked SQLite file or a PostgreSQL restart: retry, don't drop

@@ -123,10 +123,8 @@ class ChatProxy:
               endpoint: str = "chat") -> Turn:
         """Validate and assess; raises InputError for a request that cannot be used."""
         messages = body.get("messages")
-        person_last = isinstance(messages, list) and bool(messages) and isinstance(messages[-1], dict) \
-            and messages[-1].get("role") == "user"
         # a tool or assistant turn last (an agent loop) is relayed; a person's turn must say something
-        conversation = self.guard.validate(messages, user_last=person_last)  # type: ignore[arg-type]
+        conversation = self.guard.validate(messages, user_last=False)  # type: ignore[arg-type]
         turn = Turn(request_id=request_id or "psy-" + uuid.uuid4().hex, endpoint=endpoint,
                     conversation=conversation, country=self.guard.country_for(country))
         mark = time.perf_counter()
@@ -175,30 +173,24 @@ class ChatProxy:
                      events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
         held: list[dict[str, Any]] = []
         held_text = released = ""
-        event: dict[str, Any] | None = first
+        relayed = _then_end(first, events)
         try:
-            while event is not None:
-                held.append(event)
-                held_text += _delta_text(event)
-                if held_text and (_RELEASE_AT.search(held_text) or len(held_text) >= _RELEASE_CHARS):
+            async for event in relayed:
+                if event is not None:
+                    held.append(event)
+                    held_text += _delta_text(event)
+                ready = event is None or _RELEASE_AT.search(held_text) or len(held_text) >= _RELEASE_CHARS
+                if held_text and ready:
                     if self.settings.screen_streams and (withheld := self._screen(turn, released + held_text)):
                         async for line in self._cut_over(body, turn, first, withheld, bool(released)):
                             yield line
                         return
+                    released, held_text = released + held_text, ""
                     for e in held:
                         yield _sse(e)
-                    released += held_text
-                    held, held_text = [], ""
-                try:
-                    event = await events.__anext__()
-                except StopAsyncIteration:
-                    event = None
-            if held_text and self.settings.screen_streams and (withheld := self._screen(turn, released + held_text)):
-                async for line in self._cut_over(body, turn, first, withheld, bool(released)):
-                    yield line
-                return
-            turn.reply = released + held_text
-            for e in held:
+                    held = []
+            turn.reply = released
+            for e in held:  # a tail without text (finish or usage chunks)
                 yield _sse(e)
             yield _sse({"id": first.get("id") or new_id(), "object": "chat.completion.chunk",
                         "created": first.get("created") or int(time.time()), "model": first.get("model") or
@@ -210,6 +202,7 @@ class ChatProxy:
             yield _sse({"error": {"message": str(exc), "type": "upstream_error", "code": _code(exc)},
                         "psychosafe": turn.report()})
         finally:
+            await _close(relayed)
             await _close(events)
             self.finish(turn, 200)
 
@@ -368,7 +361,7 @@ def _pieces(text: str) -> list[str]:
 def _code(exc: BackendError) -> str:
     if isinstance(exc, BackendTimeout):
         return "upstream_timeout"
-    return f"upstream_http_{exc.status}" if exc.status and exc.status not in (502,) else "upstream_unavailable"
+    return f"upstream_http_{exc.status}" if exc.status and exc.status != 502 else "upstream_unavailable"
 
 
 def _kind_of(error: str) -> str:
@@ -384,7 +377,16 @@ def _client_status(exc: BackendError) -> int:
     return 502
 
 
-async def _close(events: AsyncIterator[dict[str, Any]]) -> None:
+async def _then_end(first: dict[str, Any], events: AsyncIterator[dict[str, Any]]
+                    ) -> AsyncIterator[dict[str, Any] | None]:
+    """The first event, the rest, then None: the relay's last release is the same step as every other."""
+    yield first
+    async for event in events:
+        yield event
+    yield None
+
+
+async def _close(events: AsyncIterator[Any]) -> None:
     aclose = getattr(events, "aclose", None)
     if aclose is not None:
         with contextlib.suppress(Exception):  # closing a broken upstream stream must not hide what happened
