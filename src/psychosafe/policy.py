@@ -75,6 +75,7 @@ class Policy:
             after_refusal=assessment.context.after_refusal,
             after_crisis=assessment.context.after_crisis,
             reasons=reasons,
+            country=country,
         )
         if action is Action.ANSWER:
             return decision
@@ -84,6 +85,7 @@ class Policy:
         decision.resources = self.directory.select(
             country, primary, role, limit=cfg.resource_limit, min_confidence=cfg.min_confidence
         )
+        decision.country = decision.resources.country  # resolved ("INTL" for the fallback)
         decision.resource_mode = self._resource_mode(action, decision.resources, assessment)
         if decision.resource_mode is ResourceMode.BRIEF:
             reasons.append("these resources were already offered earlier: a brief reminder only")

@@ -286,6 +286,7 @@ class Decision(_Model):
     role: Role | None = None
     strategies: list[str] = Field(default_factory=list)  # strategy ids from the knowledge base, best first
     resources: ResourceSet | None = None
+    country: str | None = None  # the country it was made for, as resolved ("INTL" or None: international)
     resource_mode: ResourceMode = ResourceMode.NONE
     after_refusal: bool = False
     after_crisis: bool = False

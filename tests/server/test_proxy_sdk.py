@@ -318,6 +318,23 @@ def test_an_ordinary_dose_answer_is_not_cut(proxy: Proxy, control: UpstreamContr
     assert row["action"] == "answer" and not row["cut_over"] and row["reply"] == DOSE_REPLY
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+def test_an_invented_helpline_number_in_an_answer_never_reaches_the_person(
+    proxy: Proxy, control: UpstreamControl, stream: bool
+) -> None:
+    control.reply = ("Grief can be heavy. You could call the support hotline at 1-800-555-0199 any time. "
+                     "In the UK, Samaritans listen on 116 123. Be gentle with yourself.")
+    question, rid = "Can you recommend a podcast for a long drive?", request_id()
+    if stream:
+        text = stream_text(chunks_of(proxy, question, rid, **GB))
+    else:
+        text = chat(proxy, question, rid, **GB).choices[0].message.content
+    assert "555-0199" not in text  # invented: its sentence is dropped
+    assert "116 123" in text and text.startswith("Grief can be heavy.")  # real for GB: kept
+    row = proxy.audit_row(rid)
+    assert row["action"] == "answer" and any("1-800-555-0199" in r for r in row["verification"]["repairs"])
+
+
 def test_screening_can_be_turned_off_for_streams(
     guard_parts: GuardParts, upstream_url: str, control: UpstreamControl
 ) -> None:

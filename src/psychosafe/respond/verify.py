@@ -96,7 +96,8 @@ class Verifier:
     # ------------------------------------------------------------------------------------------ checks
 
     def _country(self, decision: Decision) -> str:
-        return decision.resources.country if decision.resources else "INTL"
+        """Numbers are checked for the person's country, on answer turns (no resources chosen) too."""
+        return decision.resources.country if decision.resources else decision.country or "INTL"
 
     def _unknown_contacts(self, text: str, decision: Decision) -> list[str]:
         result = self.directory.check(text, self._country(decision))

@@ -149,8 +149,8 @@ class ChatProxy:
             if isinstance(text, str) and (withheld := self._screen(turn, text)):
                 choice["message"]["content"] = withheld
                 choice["finish_reason"] = "stop"
-            else:
-                turn.reply = text or ""
+            elif isinstance(text, str):
+                choice["message"]["content"] = turn.reply = self._known_contacts_only(turn, text)
             payload["psychosafe"] = turn.report()
             return payload
         text = await self._respond(body, turn)
@@ -185,7 +185,10 @@ class ChatProxy:
                         async for line in self._cut_over(body, turn, first, withheld, bool(released)):
                             yield line
                         return
-                    released, held_text = released + held_text, ""
+                    shown = self._known_contacts_only(turn, held_text)
+                    if shown != held_text:  # a sentence with an invented number was dropped: send what is left
+                        held = _retexted(held, first, shown)
+                    released, held_text = released + shown, ""
                     for e in held:
                         yield _sse(e)
                     held = []
@@ -278,6 +281,21 @@ class ChatProxy:
             turn.guard_s += time.perf_counter() - mark
             turn.timings_ms["screen"] = round(turn.timings_ms.get("screen", 0.0) + _ms(mark), 3)
 
+    def _known_contacts_only(self, turn: Turn, text: str) -> str:
+        """`text` without the sentences that give a helpline number or link the directory does not hold for the
+        person's country (a model's invented or outdated number never reaches them)."""
+        assert turn.decision is not None
+        verifier = self.guard.verifier
+        if verifier.check_contacts(text, turn.decision).passed:
+            return text
+        mark = time.perf_counter()
+        shown, verification = verifier.verify(text, turn.decision, turn.conversation)
+        if turn.verification is not None:  # a stream repaired before: keep every repair
+            verification.repairs[:0] = turn.verification.repairs
+        turn.verification = verification
+        turn.guard_s += time.perf_counter() - mark
+        return shown
+
     async def _upstream_call(self, turn: Turn, call: Any) -> Any:
         mark = time.perf_counter()
         try:
@@ -346,6 +364,21 @@ def _delta_text(event: dict[str, Any]) -> str:
         return ""
     content = (choices[0].get("delta") or {}).get("content")
     return content if isinstance(content, str) else ""
+
+
+def _retexted(held: list[dict[str, Any]], first: dict[str, Any], text: str) -> list[dict[str, Any]]:
+    """Held events with their text replaced by `text`: one content chunk (in the stream's own id and model) where
+    the first text was; events without text (role, finish, usage) kept in place."""
+    out: list[dict[str, Any]] = []
+    placed = False
+    for event in held:
+        if not _delta_text(event):
+            out.append(event)
+        elif not placed:
+            out.append(chunk_body(str(first.get("id") or new_id()), int(first.get("created") or time.time()),
+                                  str(first.get("model") or ""), {"content": text}))
+            placed = True
+    return out
 
 
 def _sse(payload: dict[str, Any]) -> str:
