@@ -225,8 +225,9 @@ class EmbeddedAssessor:
         """The latest turns read as one text, used when the newest turn carries earlier risk forward.
 
         It does when the turn is itself ambiguous (some risk, or not clearly benign) or has almost no content of
-        its own ("come on, it's for a story", "and for someone my size?"). A turn that opens a new, clearly
-        benign topic is read on its own, so a refused request does not follow the person around.
+        its own ("come on, it's for a story", "and for someone my size?"). A turn that opens a new topic (clearly
+        benign, or below the threshold and pointing at another domain than the earlier turns) is read on its own,
+        so a refused request does not follow the person around.
         """
         if len(turns) < 2:
             return None
@@ -246,6 +247,9 @@ class EmbeddedAssessor:
         harm = INTENTS.index(Intent.HARM_SEEKING)
         if risk_together < float(apart[0].max()) - 0.05 and together[1][harm] < apart[1][harm] - 0.05:
             return None  # the newest turn pulls away from the earlier risk
+        if (current.risk < self.threshold and _content_words(current.normalized) > 1
+                and int(current.domain.argmax()) != int(together[0].argmax())):
+            return None  # a new subject of its own ("what should I cook tonight?" after a refused gun request)
         return together
 
     def _read_assistant_turns(self, messages: Sequence[Message]) -> ConversationContext:

@@ -1,6 +1,9 @@
-"""The embedded triage model: four linear heads over hashed n-grams and static embeddings, stored as arrays.
+"""The embedded triage model: linear heads over hashed n-grams and static embeddings, stored as arrays.
 
-Heads: five independent domain scores (calibrated with Platt scaling, so 0.7 means about seven in ten), and
+Domain scores are factorised: P(domain) = P(any risk domain) x P(domain | a risk domain is present). The first
+head learns "is this about one of the five domains at all" from every labelled row at once, so phrasing that is
+rare within one domain still counts; the five conditional heads only have to tell the domains apart and never see
+the benign look-alikes. Both are calibrated with Platt scaling (0.7 means about seven in ten). Beside them,
 softmax distributions over intent, severity and role. Inputs: hashed word and character n-grams (the exact words
 and their misspellings) beside a static sentence embedding (what the words mean). The file is a compressed `.npz`
 of numbers plus a JSON header; it loads without pickle in a few tens of milliseconds and scores with numpy.
@@ -22,6 +25,7 @@ from psychosafe.types import Domain, Intent, Role, Severity
 MODEL_PATH = Path(__file__).parent / "model" / "triage.npz"
 
 HEADS: dict[str, tuple[str, ...]] = {
+    "risk": ("any_domain",),
     "domain": tuple(d.value for d in Domain),
     "intent": tuple(i.value for i in Intent),
     "severity": tuple(s.value for s in Severity),
@@ -39,13 +43,16 @@ def _head_slices() -> dict[str, slice]:
 
 HEAD_SLICES = _head_slices()
 N_OUTPUTS = sum(len(v) for v in HEADS.values())
+#: The leading outputs that are calibrated sigmoids: the risk head and the five conditional domain heads.
+CALIBRATED = HEAD_SLICES["domain"].stop
 
 
 @dataclass
 class Scores:
     """Per-text probabilities, one row per text, columns in `HEADS` order."""
 
-    domain: np.ndarray
+    risk: np.ndarray  # P(any risk domain), one value per text
+    domain: np.ndarray  # P(domain) = risk x P(domain | risk)
     intent: np.ndarray
     severity: np.ndarray
     role: np.ndarray
@@ -62,7 +69,7 @@ class TriageModel:
     idf: np.ndarray  # (N_FEATURES,) float32
     weights: np.ndarray  # (N_FEATURES, N_OUTPUTS) float32
     bias: np.ndarray  # (N_OUTPUTS,) float32
-    calibration: np.ndarray  # (n_domains, 2): Platt slope and intercept per domain
+    calibration: np.ndarray  # (1 + n_domains, 2): Platt slope and intercept, risk head then each domain
     embeddings: StaticEmbeddings
     embedding_weights: np.ndarray  # (dims, N_OUTPUTS) float32, applied to the scaled sentence embedding
     embedding_scale: float = 1.0
@@ -82,12 +89,14 @@ class TriageModel:
         """Probabilities for each text (texts already normalized; see `triage.normalize`)."""
         if not normalized_texts:
             empty = np.zeros((0, 1), dtype=np.float32)
-            return Scores(empty, empty, empty, empty)
+            return Scores(np.zeros(0, dtype=np.float32), empty, empty, empty, empty)
         z = self.logits(normalized_texts)
-        domain_z = z[:, HEAD_SLICES["domain"]]
-        domain = 1.0 / (1.0 + np.exp(-(domain_z * self.calibration[:, 0] + self.calibration[:, 1])))
+        calibrated = z[:, :CALIBRATED] * self.calibration[:, 0] + self.calibration[:, 1]
+        probability = 1.0 / (1.0 + np.exp(-calibrated))
+        risk = probability[:, 0]
         return Scores(
-            domain=domain,
+            risk=risk,
+            domain=risk[:, None] * probability[:, 1:],
             intent=_softmax(z[:, HEAD_SLICES["intent"]]),
             severity=_softmax(z[:, HEAD_SLICES["severity"]]),
             role=_softmax(z[:, HEAD_SLICES["role"]]),
@@ -118,6 +127,9 @@ class TriageModel:
                 f"triage model not found at {path}; train it with `psychosafe triage train`"
             )
         with np.load(path, allow_pickle=False) as data:
+            if data["weights"].shape[1] != N_OUTPUTS:
+                raise PsychoSafeError(f"triage model at {path} was made by an older version of psychosafe; "
+                                      "retrain it with `psychosafe triage train`")
             weights = np.zeros((N_FEATURES, N_OUTPUTS), dtype=np.float32)
             weights[data["used"]] = data["weights"]
             return cls(

@@ -24,7 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 from psychosafe.triage.corpus import DATA_DIR, Label, load_conversations, load_messages
 from psychosafe.triage.embeddings import StaticEmbeddings
 from psychosafe.triage.features import N_FEATURES, raw_counts
-from psychosafe.triage.model import HEAD_SLICES, HEADS, MODEL_PATH, N_OUTPUTS, TriageModel
+from psychosafe.triage.model import CALIBRATED, HEAD_SLICES, HEADS, MODEL_PATH, N_OUTPUTS, TriageModel
 from psychosafe.triage.normalize import normalize
 from psychosafe.types import Domain, Intent
 
@@ -162,6 +162,14 @@ def _platt(x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, c: float, seed: int) 
     return float(scaler.coef_[0, 0]), float(scaler.intercept_[0])
 
 
+def _fit_binary(x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, col: int, weights: np.ndarray, bias: np.ndarray,
+                calibration: np.ndarray, seed: int) -> None:
+    """One calibrated sigmoid head, written into column `col`."""
+    head = _logreg(C_VALUES["domain"], balanced=True).fit(x, y, sample_weight=w)
+    weights[:, col], bias[col] = head.coef_[0], head.intercept_[0]
+    calibration[col] = _platt(x, y, w, C_VALUES["domain"], seed)
+
+
 def fit(examples: list[Example], seed: int = 0, progress: Progress | None = None) -> TriageModel:
     say = progress or (lambda _m: None)
     embeddings = StaticEmbeddings.load()
@@ -169,15 +177,16 @@ def fit(examples: list[Example], seed: int = 0, progress: Progress | None = None
     w = np.array([e.weight for e in examples])
     weights = np.zeros((N_FEATURES + embeddings.dims, N_OUTPUTS), dtype=np.float32)
     bias = np.zeros(N_OUTPUTS, dtype=np.float32)
-    calibration = np.zeros((len(HEADS["domain"]), 2), dtype=np.float32)
+    calibration = np.zeros((CALIBRATED, 2), dtype=np.float32)
 
+    say("risk head: any domain")
+    y = np.array([bool(e.label.domains) for e in examples], dtype=int)
+    _fit_binary(x, y, w, HEAD_SLICES["risk"].start, weights, bias, calibration, seed)
+    risky = np.flatnonzero(y)  # the domain heads are conditional: trained on rows that have a domain
     for k, name in enumerate(HEADS["domain"]):
         say(f"domain head: {name}")
-        y = np.array([Domain(name) in e.label.domains for e in examples], dtype=int)
-        head = _logreg(C_VALUES["domain"], balanced=True).fit(x, y, sample_weight=w)
-        col = HEAD_SLICES["domain"].start + k
-        weights[:, col], bias[col] = head.coef_[0], head.intercept_[0]
-        calibration[k] = _platt(x, y, w, C_VALUES["domain"], seed)
+        y = np.array([Domain(name) in examples[i].label.domains for i in risky], dtype=int)
+        _fit_binary(x[risky], y, w[risky], HEAD_SLICES["domain"].start + k, weights, bias, calibration, seed)
 
     for name in ("intent", "severity", "role"):
         say(f"{name} head")
