@@ -93,10 +93,10 @@ class TriageModel:
         z = self.logits(normalized_texts)
         calibrated = z[:, :CALIBRATED] * self.calibration[:, 0] + self.calibration[:, 1]
         probability = 1.0 / (1.0 + np.exp(-calibrated))
-        risk = probability[:, 0]
+        risk = probability[:, HEAD_SLICES["risk"].start]
         return Scores(
             risk=risk,
-            domain=risk[:, None] * probability[:, 1:],
+            domain=risk[:, None] * probability[:, HEAD_SLICES["domain"]],
             intent=_softmax(z[:, HEAD_SLICES["intent"]]),
             severity=_softmax(z[:, HEAD_SLICES["severity"]]),
             role=_softmax(z[:, HEAD_SLICES["role"]]),

@@ -183,10 +183,11 @@ def fit(examples: list[Example], seed: int = 0, progress: Progress | None = None
     y = np.array([bool(e.label.domains) for e in examples], dtype=int)
     _fit_binary(x, y, w, HEAD_SLICES["risk"].start, weights, bias, calibration, seed)
     risky = np.flatnonzero(y)  # the domain heads are conditional: trained on rows that have a domain
+    x_risky, w_risky = x[risky], w[risky]
     for k, name in enumerate(HEADS["domain"]):
         say(f"domain head: {name}")
         y = np.array([Domain(name) in examples[i].label.domains for i in risky], dtype=int)
-        _fit_binary(x[risky], y, w[risky], HEAD_SLICES["domain"].start + k, weights, bias, calibration, seed)
+        _fit_binary(x_risky, y, w_risky, HEAD_SLICES["domain"].start + k, weights, bias, calibration, seed)
 
     for name in ("intent", "severity", "role"):
         say(f"{name} head")
