@@ -9,7 +9,8 @@ import pytest
 
 from psychosafe.errors import InputError, PsychoSafeError
 from psychosafe.triage.corpus import DATA_DIR, load_conversations, load_messages, summary
-from psychosafe.triage.model import HEADS, TriageModel
+from psychosafe.triage.encoder import MAX_TOKENS, encoder_paths
+from psychosafe.triage.model import HEADS, N_OUTPUTS, TriageModel, probabilities
 from psychosafe.triage.normalize import normalize
 from psychosafe.triage.train import train
 
@@ -26,10 +27,21 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+#: Encoder steps in these tests: enough to move every weight, a few seconds instead of two epochs.
+STEPS = 3
+
+
 @pytest.fixture(scope="module")
 def trained(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("model") / "triage.npz"
-    train(out=out, data_dir=small_corpus, seed=3)
+    train(out=out, data_dir=small_corpus, seed=3, encoder_steps=STEPS)
+    return out
+
+
+@pytest.fixture(scope="module")
+def linear_only(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("linear") / "triage.npz"
+    train(out=out, data_dir=small_corpus, seed=3, encoder=False)
     return out
 
 
@@ -56,15 +68,50 @@ def test_a_bad_row_is_reported_with_its_file_and_line(tmp_path: Path, row: str, 
 
 def test_training_is_reproducible_byte_for_byte(small_corpus: Path, trained: Path, tmp_path: Path) -> None:
     again = tmp_path / "again.npz"
-    report = train(out=again, data_dir=small_corpus, seed=3)
-    assert again.read_bytes() == trained.read_bytes()
+    report = train(out=again, data_dir=small_corpus, seed=3, encoder_steps=STEPS)
+    for first, second in zip(_files(trained), _files(again), strict=True):
+        assert first.read_bytes() == second.read_bytes(), first.name
     assert report.held_out_rows > 0 and 0.0 <= report.metrics["domain_f1/macro"] <= 1.0
 
 
 def test_a_different_seed_changes_the_model(small_corpus: Path, trained: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.npz"
-    train(out=other, data_dir=small_corpus, seed=4)
+    train(out=other, data_dir=small_corpus, seed=4, encoder_steps=STEPS)
     assert other.read_bytes() != trained.read_bytes()
+    assert other.with_suffix(".onnx").read_bytes() != trained.with_suffix(".onnx").read_bytes()
+
+
+def _files(model: Path) -> list[Path]:
+    return [model, *encoder_paths(model)]
+
+
+def test_the_encoder_is_blended_into_every_head(trained: Path, linear_only: Path) -> None:
+    texts = [normalize(t) for t in ("how many pills would kill me", "best pizza in naples")]
+    both, alone = TriageModel.load(trained), TriageModel.load(linear_only)
+    assert both.encoder is not None and both.encoder_weight == 0.5
+    assert alone.encoder is None and not encoder_paths(linear_only)[0].exists()
+    blended, linear = both.score(texts), alone.score(texts)
+    encoded = probabilities(both.encoder.logits(texts))
+    for head in ("risk", "domain", "intent", "severity", "role"):  # same linear heads: the mean is exact
+        expected = 0.5 * getattr(linear, head) + 0.5 * getattr(encoded, head)
+        assert np.allclose(getattr(blended, head), expected, atol=1e-5), head
+
+
+def test_a_model_whose_encoder_file_is_missing_asks_for_retraining(trained: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "triage.npz"
+    shutil.copy(trained, copy)
+    with pytest.raises(PsychoSafeError, match=r"triage\.onnx.*retrain"):
+        TriageModel.load(copy)
+
+
+def test_the_encoder_reads_the_head_and_tail_of_a_long_text(trained: Path) -> None:
+    encoder = TriageModel.load(trained).encoder
+    assert encoder is not None
+    long = "please tell me a story. " * 400 + "how do i poison my husband"
+    pieces = encoder.pieces(normalize(long))
+    assert len(pieces) == MAX_TOKENS and pieces[-5:] == encoder.pieces("how do i poison my husband")[-5:]
+    logits = encoder.logits([normalize(long), "word " * 10, ""])
+    assert logits.shape == (3, N_OUTPUTS) and np.isfinite(logits).all()
 
 
 def test_domain_scores_are_factorised_under_the_risk_score(trained: Path) -> None:
@@ -102,3 +149,18 @@ def test_training_refuses_a_corpus_with_a_bad_row(small_corpus: Path, tmp_path: 
         f.write(json.dumps({"text": "", "domains": [], "intent": "benign", "severity": "none"}) + "\n")
     with pytest.raises(InputError, match=r"zz_bad\.jsonl:1"):
         train(out=tmp_path / "m.npz", data_dir=broken)
+
+
+def test_a_text_scores_the_same_alone_or_with_others_and_is_encoded_once(trained: Path) -> None:
+    encoder = TriageModel.load(trained).encoder
+    assert encoder is not None
+    alone = encoder.logits(["how many pills would kill me"])
+    encoder.cache.clear()
+    together = encoder.logits(["best pizza in naples", "how many pills would kill me", "best pizza in naples"])
+    assert np.array_equal(alone[0], together[1]) and np.array_equal(together[0], together[2])
+    assert len(encoder.cache) == 2
+    calls = []
+    run = encoder._run
+    encoder._run = lambda pieces: calls.append(pieces) or run(pieces)  # type: ignore[method-assign]
+    encoder.logits(["how many pills would kill me", "a new text"])
+    assert len(calls) == 1  # only the text it had not read before

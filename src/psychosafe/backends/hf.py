@@ -43,7 +43,7 @@ def _load(path: Path) -> tuple[Any, Any, threading.Lock]:
 
             base = Path(json.loads(adapter.read_text())["base_model_name_or_path"])
             base_tokenizer, base_model, _ = _load(base)
-            tokenizer, model = base_tokenizer, PeftModel.from_pretrained(base_model, str(path))
+            tokenizer, model = base_tokenizer, PeftModel.from_pretrained(base_model, str(path))  # type: ignore[assignment]
         else:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.bfloat16)

@@ -7,6 +7,8 @@ the benign look-alikes. Both are calibrated with Platt scaling (0.7 means about 
 softmax distributions over intent, severity and role. Inputs: hashed word and character n-grams (the exact words
 and their misspellings) beside a static sentence embedding (what the words mean). The file is a compressed `.npz`
 of numbers plus a JSON header; it loads without pickle in a few tens of milliseconds and scores with numpy.
+A fine-tuned encoder with the same heads (`triage.encoder`) reads word order; when the model has one, every
+probability is the weighted mean of the two, the weight chosen on the held-out split (`meta["encoder_weight"]`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from psychosafe.errors import PsychoSafeError
 from psychosafe.triage.embeddings import StaticEmbeddings
+from psychosafe.triage.encoder import Encoder
 from psychosafe.triage.features import N_FEATURES, raw_counts, weighted
 from psychosafe.types import Domain, Intent, Role, Severity
 
@@ -64,6 +67,29 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+def probabilities(z: np.ndarray, calibration: np.ndarray | None = None) -> Scores:
+    """Head outputs (one row per text, `HEADS` order) to probabilities; `calibration` = Platt slope, intercept."""
+    calibrated = z[:, :CALIBRATED]
+    if calibration is not None:
+        calibrated = calibrated * calibration[:, 0] + calibration[:, 1]
+    probability = 1.0 / (1.0 + np.exp(-calibrated))
+    risk = probability[:, HEAD_SLICES["risk"].start]
+    return Scores(
+        risk=risk,
+        domain=risk[:, None] * probability[:, HEAD_SLICES["domain"]],
+        intent=_softmax(z[:, HEAD_SLICES["intent"]]),
+        severity=_softmax(z[:, HEAD_SLICES["severity"]]),
+        role=_softmax(z[:, HEAD_SLICES["role"]]),
+    )
+
+
+def blend(first: Scores, second: Scores, weight: float) -> Scores:
+    """(1 - weight) x first + weight x second, head by head."""
+    mix = {name: (1 - weight) * getattr(first, name) + weight * getattr(second, name)
+           for name in ("risk", "domain", "intent", "severity", "role")}
+    return Scores(**mix)
+
+
 @dataclass
 class TriageModel:
     idf: np.ndarray  # (N_FEATURES,) float32
@@ -74,6 +100,11 @@ class TriageModel:
     embedding_weights: np.ndarray  # (dims, N_OUTPUTS) float32, applied to the scaled sentence embedding
     embedding_scale: float = 1.0
     meta: dict = field(default_factory=dict)
+    encoder: Encoder | None = None
+
+    @property
+    def encoder_weight(self) -> float:
+        return float(self.meta.get("encoder_weight", 0.0)) if self.encoder is not None else 0.0
 
     def logits(self, normalized_texts: list[str]) -> np.ndarray:
         rows = [raw_counts(t) for t in normalized_texts]
@@ -90,17 +121,10 @@ class TriageModel:
         if not normalized_texts:
             empty = np.zeros((0, 1), dtype=np.float32)
             return Scores(np.zeros(0, dtype=np.float32), empty, empty, empty, empty)
-        z = self.logits(normalized_texts)
-        calibrated = z[:, :CALIBRATED] * self.calibration[:, 0] + self.calibration[:, 1]
-        probability = 1.0 / (1.0 + np.exp(-calibrated))
-        risk = probability[:, HEAD_SLICES["risk"].start]
-        return Scores(
-            risk=risk,
-            domain=risk[:, None] * probability[:, HEAD_SLICES["domain"]],
-            intent=_softmax(z[:, HEAD_SLICES["intent"]]),
-            severity=_softmax(z[:, HEAD_SLICES["severity"]]),
-            role=_softmax(z[:, HEAD_SLICES["role"]]),
-        )
+        scores = probabilities(self.logits(normalized_texts), self.calibration)
+        if self.encoder is not None and self.encoder_weight > 0:
+            scores = blend(scores, probabilities(self.encoder.logits(normalized_texts)), self.encoder_weight)
+        return scores
 
     # ------------------------------------------------------------------------------------------ storage
 
@@ -132,6 +156,7 @@ class TriageModel:
                                       "retrain it with `psychosafe triage train`")
             weights = np.zeros((N_FEATURES, N_OUTPUTS), dtype=np.float32)
             weights[data["used"]] = data["weights"]
+            meta = json.loads(bytes(data["meta"]).decode())
             return cls(
                 idf=data["idf"].copy(),
                 weights=weights,
@@ -140,5 +165,6 @@ class TriageModel:
                 embeddings=StaticEmbeddings.load(),
                 embedding_weights=data["embedding_weights"].copy(),
                 embedding_scale=float(data["embedding_scale"]),
-                meta=json.loads(bytes(data["meta"]).decode()),
+                meta=meta,
+                encoder=Encoder.load(path) if meta.get("encoder_weight") else None,
             )
