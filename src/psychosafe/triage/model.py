@@ -14,7 +14,7 @@ probability is the weighted mean of the two, the weight chosen on the held-out s
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -85,9 +85,8 @@ def probabilities(z: np.ndarray, calibration: np.ndarray | None = None) -> Score
 
 def blend(first: Scores, second: Scores, weight: float) -> Scores:
     """(1 - weight) x first + weight x second, head by head."""
-    mix = {name: (1 - weight) * getattr(first, name) + weight * getattr(second, name)
-           for name in ("risk", "domain", "intent", "severity", "role")}
-    return Scores(**mix)
+    return Scores(**{f.name: (1 - weight) * getattr(first, f.name) + weight * getattr(second, f.name)
+                     for f in fields(Scores)})
 
 
 @dataclass
