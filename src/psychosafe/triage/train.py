@@ -255,7 +255,7 @@ def train(out: Path = MODEL_PATH, data_dir: Path = DATA_DIR, seed: int = 0, prog
     """
     say = progress or (lambda _m: None)
     if encoder:
-        from psychosafe.triage.finetune import LAYERS, finetune
+        from psychosafe.triage.finetune import EPOCHS, LAYERS, finetune
     say("loading corpus")
     train_rows, held_rows = load_examples(data_dir, seed)
     model = fit(train_rows, seed, progress)
@@ -280,6 +280,6 @@ def train(out: Path = MODEL_PATH, data_dir: Path = DATA_DIR, seed: int = 0, prog
     })
     if encoder:
         model.meta["encoder"] = {"source": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), first "
-                                 f"{LAYERS} layers, fine-tuned; int8 ONNX", "steps": encoder_steps or "two epochs"}
+                                 f"{LAYERS} layers, fine-tuned; int8 ONNX", "steps": encoder_steps or f"{EPOCHS:g} epochs"}
     model.save(out)
     return TrainReport(len(train_rows), len(held_rows), metrics, out)
