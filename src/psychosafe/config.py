@@ -26,9 +26,10 @@ class PolicyConfig(BaseModel):
                                     "(calibrated probability; chosen on the corpus's held-out split)")
     refuse_min_severity: Severity = Field(Severity.LOW, description="harm-seeking below this is answered")
     support_over_refuse: float = Field(
-        5.0, ge=1.0, description="refuse only when harm-seeking is at least this many times as likely as "
-        "support-seeking; otherwise support: refusing someone who asks for help is the costlier error (5.0 "
-        "keeps held-out help-seeking refusals under 1 %; a harmful request below it still gets no harmful content)",
+        3.0, ge=1.0, description="refuse only when harm-seeking is at least this many times as likely as "
+        "support-seeking; otherwise support: refusing someone who asks for help is the costlier error (3.0 is "
+        "the lowest ratio at which held-out help-seeking refusals stay at their minimum, 0.2 %; a harmful "
+        "request below it still gets no harmful content)",
     )
     answer_benign_confidence: float = Field(
         0.8, ge=0.5, le=1.0, description="a message touching a risk domain is still answered normally when its "

@@ -42,7 +42,7 @@ from psychosafe.types import Domain
 
 #: Transformer layers kept: three of six measured as good as it needs to be at half the latency (BENCHMARKS.md).
 LAYERS = 3
-EPOCHS = 3.0
+EPOCHS = 2.0
 BATCH = 32
 LEARNING_RATE = 8e-5
 #: Loss weight per head: severity and role are secondary to "is it risky, which domain, what is being asked".
