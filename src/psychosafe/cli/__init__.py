@@ -300,7 +300,7 @@ def triage_train(
     as_json: JsonOpt = False,
 ) -> None:
     """Retrain the embedded assessor from the labelled corpus in the package: the linear heads (about a
-    minute), then the fine-tuned encoder (15-20 minutes on two cores; needs `pip install 'psychosafe[ml]'`).
+    minute), then the fine-tuned encoder (about 20 minutes on two cores; needs `pip install 'psychosafe[ml]'`).
     Reproducible: the same seed, corpus and machine give the same files.
 
     Example: `psychosafe triage train --out /tmp/triage.npz` (writes triage.npz, triage.onnx and

@@ -40,8 +40,11 @@ from psychosafe.triage.model import HEAD_SLICES, HEADS, N_OUTPUTS
 from psychosafe.triage.normalize import normalize
 from psychosafe.types import Domain
 
-#: Transformer layers kept: three of six measured as good as it needs to be at half the latency (BENCHMARKS.md).
+#: Transformer layers kept, of six: two lost two points of held-out intent accuracy, and three cost 0.6 ms a
+#: message on one thread (BENCHMARKS.md).
 LAYERS = 3
+#: Passes over the training rows. Three beat two on every held-out figure but read "I want to end my life
+#: tonight" as support-seeking rather than harm-seeking, which lost its crisis response (see BENCHMARKS.md).
 EPOCHS = 2.0
 BATCH = 32
 LEARNING_RATE = 8e-5

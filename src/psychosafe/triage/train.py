@@ -251,7 +251,7 @@ def train(out: Path = MODEL_PATH, data_dir: Path = DATA_DIR, seed: int = 0, prog
     """Fit on the training split, measure on the held-out split, write the model file (and the encoder's).
 
     `encoder=False` fits only the linear heads (core install, about a minute); the encoder needs the `ml` extra,
-    checked before any work, and `encoder_steps` (default: two epochs) shortens its training for quick checks.
+    checked before any work, and `encoder_steps` (default: `EPOCHS` passes) shortens its training for quick checks.
     """
     say = progress or (lambda _m: None)
     if encoder:
