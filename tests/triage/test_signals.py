@@ -22,6 +22,19 @@ def test_means_alone_is_high_not_imminent() -> None:
     assert cues("i've been stockpiling my meds for a while").severity_floor is Severity.HIGH
 
 
+def test_a_stated_wish_to_die_with_a_time_set_is_imminent() -> None:
+    found = cues("I can't cope any more and I want to end my life tonight")
+    assert {"ideation", "timeframe"} <= set(found.found)
+    assert found.severity_floor is Severity.IMMINENT
+    assert cues("i want to die").severity_floor is Severity.MODERATE
+
+
+def test_past_negated_and_figurative_dying_is_not_ideation() -> None:
+    for text in ("I felt like dying last night but I'm ok now", "I don't want to die",
+                 "I'm going to die of embarrassment tonight", "I need to end this meeting today"):
+        assert "ideation" not in cues(text).found, text
+
+
 def test_ordinary_sentences_carry_no_cues() -> None:
     for text in ("what time is the gig tonight?", "I have the tickets", "how do I kill a python process"):
         assert cues(text).severity_floor is Severity.NONE

@@ -141,9 +141,10 @@ class EmbeddedAssessor:
         severity_value = SEVERITIES[int(severity.argmax())]
         if risk >= self.cue_threshold and current.cues.severity_floor > severity_value:
             severity_value = current.cues.severity_floor
-        if (severity_value is Severity.HIGH and intent_value is Intent.HARM_SEEKING and "timeframe" in current.cues.found
-                and DOMAINS[int(domain.argmax())] is Domain.SUICIDE_SELF_HARM and risk >= self.threshold):
-            severity_value = Severity.IMMINENT  # intent to die with a time set ("... tonight") is acute risk
+        if (severity_value is Severity.HIGH and intent_value in (Intent.HARM_SEEKING, Intent.SUPPORT_SEEKING)
+                and "timeframe" in current.cues.found and risk >= self.threshold
+                and DOMAINS[int(domain.argmax())] is Domain.SUICIDE_SELF_HARM):
+            severity_value = Severity.IMMINENT  # serious suicide risk with a time set ("... tonight"), asked or told
         if ("help_request" in current.cues.found and intent_value is Intent.HARM_SEEKING
                 and intent[INTENTS.index(Intent.HARM_SEEKING)] < 0.85):
             intent_value = Intent.SUPPORT_SEEKING

@@ -1,4 +1,5 @@
-"""High-precision cues a trained helper listens for: plan, means, timeframe, goodbye, an act under way.
+"""High-precision cues a trained helper listens for: a stated wish to die, plan, means, timeframe, goodbye, an act
+under way.
 
 The learned model reads meaning; these patterns explain it in words a person can check ("timeframe: tonight")
 and raise severity where the evidence is explicit. They never raise risk on their own: a cue only counts when the
@@ -20,6 +21,11 @@ _MEANS_NOUN = (
 )
 
 _PATTERNS: dict[str, re.Pattern[str]] = {
+    "ideation": re.compile(  # first person, present: "I want to die", not "I felt like dying" or "going to die of"
+        r"\bi(?:'m| am)? ?(?:want|wanna|need|plan(?:ning)?|intend|ready) (?:to )?(?:die|end (?:it all|my life|"
+        r"myself)|kill myself|unalive myself|not (?:be here|wake up|exist))\b|"
+        r"\bi(?:'m| am) (?:going to|gonna|about to) (?:end (?:it all|my life)|kill myself|unalive myself)\b"
+    ),
     "plan": re.compile(
         r"\b(?:i(?:'ve| have) (?:decided|made up my mind|made a plan|got a plan|a plan)|"
         r"i(?:'m| am) (?:going|gonna|about) to (?:do it|end (?:it|my life|things)|kill|hurt|jump|shoot|stab|"
@@ -89,11 +95,14 @@ _SEVERITY_FROM_CUES: tuple[tuple[frozenset[str], Severity], ...] = (
     (frozenset({"plan", "means"}), Severity.IMMINENT),
     (frozenset({"plan", "timeframe"}), Severity.IMMINENT),
     (frozenset({"means", "timeframe"}), Severity.IMMINENT),
+    (frozenset({"ideation", "timeframe"}), Severity.IMMINENT),
     (frozenset({"plan"}), Severity.HIGH),
     (frozenset({"means"}), Severity.HIGH),
+    (frozenset({"ideation"}), Severity.MODERATE),
 )
 
 _DESCRIPTIONS = {
+    "ideation": "says they want to die",
     "plan": "plan mentioned",
     "means": "means mentioned",
     "timeframe": "timeframe",
