@@ -27,6 +27,7 @@ def test_a_stated_wish_to_die_with_a_time_set_is_imminent() -> None:
     assert {"ideation", "timeframe"} <= set(found.found)
     assert found.severity_floor is Severity.IMMINENT
     assert cues("i want to die").severity_floor is Severity.MODERATE
+    assert cues("my brother texted that he's going to end his life tonight").severity_floor is Severity.IMMINENT
 
 
 def test_past_negated_and_figurative_dying_is_not_ideation() -> None:

@@ -141,10 +141,9 @@ class EmbeddedAssessor:
         severity_value = SEVERITIES[int(severity.argmax())]
         if risk >= self.cue_threshold and current.cues.severity_floor > severity_value:
             severity_value = current.cues.severity_floor
-        if (severity_value is Severity.HIGH and intent_value in (Intent.HARM_SEEKING, Intent.SUPPORT_SEEKING)
-                and "timeframe" in current.cues.found and risk >= self.threshold
-                and DOMAINS[int(domain.argmax())] is Domain.SUICIDE_SELF_HARM):
-            severity_value = Severity.IMMINENT  # serious suicide risk with a time set ("... tonight"), asked or told
+        if (severity_value is Severity.HIGH and intent_value is Intent.HARM_SEEKING and "timeframe" in current.cues.found
+                and DOMAINS[int(domain.argmax())] is Domain.SUICIDE_SELF_HARM and risk >= self.threshold):
+            severity_value = Severity.IMMINENT  # asking for means with a time set ("... tonight") is acute risk
         if ("help_request" in current.cues.found and intent_value is Intent.HARM_SEEKING
                 and intent[INTENTS.index(Intent.HARM_SEEKING)] < 0.85):
             intent_value = Intent.SUPPORT_SEEKING
@@ -238,16 +237,15 @@ class EmbeddedAssessor:
         ambiguous = current.risk >= 0.2 or benign < 0.6
         if not (ambiguous or _content_words(current.normalized) <= 1):
             return None
-        joined = " . ".join(t.normalized for t in window)
-        before = " . ".join(t.normalized for t in window[:-1])
-        scores = self.model.score([joined, before])
-        together, apart = _row(scores, 0), _row(scores, 1)
+        together = _row(self.model.score([" . ".join(t.normalized for t in window)]), 0)
         risk_together = float(together[0].max())
         if risk_together < self.threshold or risk_together <= current.risk:
             return None
         harm = INTENTS.index(Intent.HARM_SEEKING)
-        if risk_together < float(apart[0].max()) - 0.05 and together[1][harm] < apart[1][harm] - 0.05:
-            return None  # the newest turn pulls away from the earlier risk
+        earlier = window[:-1]
+        if (risk_together < max(t.risk for t in earlier) - 0.05
+                and together[1][harm] < max(float(t.intent[harm]) for t in earlier) - 0.05):
+            return None  # the newest turn pulls away from the earlier turns' risk
         if (current.risk < self.threshold and _content_words(current.normalized) > 1
                 and int(current.domain.argmax()) != int(together[0].argmax())):
             return None  # a new subject of its own ("what should I cook tonight?" after a refused gun request)

@@ -24,7 +24,9 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "ideation": re.compile(  # first person, present: "I want to die", not "I felt like dying" or "going to die of"
         r"\bi(?:'m| am)? ?(?:want|wanna|need|plan(?:ning)?|intend|ready) (?:to )?(?:die|end (?:it all|my life|"
         r"myself)|kill myself|unalive myself|not (?:be here|wake up|exist))\b|"
-        r"\bi(?:'m| am) (?:going to|gonna|about to) (?:end (?:it all|my life)|kill myself|unalive myself)\b"
+        r"\bi(?:'m| am) (?:going to|gonna|about to) (?:end (?:it all|my life)|kill myself|unalive myself)\b|"
+        r"\b(?:will|'ll|going to|gonna|wants? to|about to) (?:kill (?:him|her|them)sel(?:f|ves)|"
+        r"end (?:his|her|their) (?:own )?life)\b"  # someone else's stated intent: "she says she'll kill herself"
     ),
     "plan": re.compile(
         r"\b(?:i(?:'ve| have) (?:decided|made up my mind|made a plan|got a plan|a plan)|"
@@ -102,7 +104,7 @@ _SEVERITY_FROM_CUES: tuple[tuple[frozenset[str], Severity], ...] = (
 )
 
 _DESCRIPTIONS = {
-    "ideation": "says they want to die",
+    "ideation": "a stated wish to die",
     "plan": "plan mentioned",
     "means": "means mentioned",
     "timeframe": "timeframe",
