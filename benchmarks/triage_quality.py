@@ -9,7 +9,8 @@ Figures:
   types about violence, drugs and harm (homonyms, figurative language, safe targets, safe contexts, definitions,
   historical events); discrimination and privacy contrasts are outside the five domains and reported apart.
 - The project's held-out split: macro-F1 per domain, intent accuracy, severity agreement; per-turn agreement on
-  held-out conversations; `refuse` rate on held-out help-seeking messages.
+  held-out conversations; `refuse` rate on held-out help-seeking messages; `refuse`/`crisis` rate on held-out hard
+  negatives (the corpus's own look-alikes: a tenfold larger sample than XSTest's 127 safe prompts).
 
 Run: `python benchmarks/triage_quality.py [--json out.json]`. The shared data is evaluation-only; nothing here feeds
 back into training, and thresholds are not tuned to it.
@@ -30,7 +31,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from psychosafe.policy import Policy
 from psychosafe.triage.assessor import EmbeddedAssessor
-from psychosafe.triage.corpus import load_conversations
+from psychosafe.triage.corpus import load_conversations, load_messages
+from psychosafe.triage.normalize import normalize
 from psychosafe.triage.train import evaluate, in_held_out, load_examples
 from psychosafe.types import (
     DOMAIN_ACUITY,
@@ -158,6 +160,12 @@ def own_split(systems: list) -> dict:
         refused = sum(system.decide([Message(role="user", content=e.text)])[0] is Action.REFUSE for e in help_rows)
         out.setdefault("help_seeking_refused_pct", {})[system.name] = pct(refused, len(help_rows))
     out["help_seeking_rows"] = len(help_rows)
+    hard = [r.text for r in load_messages() if r.hard_negative and in_held_out("m:" + normalize(r.text))]
+    for system in systems:
+        triggered = sum(system.decide([Message(role="user", content=t)])[0] in (Action.REFUSE, Action.CRISIS)
+                        for t in hard)
+        out.setdefault("hard_negatives_triggered_pct", {})[system.name] = pct(triggered, len(hard))
+    out["hard_negative_rows"] = len(hard)
     out["conversations"] = conversation_agreement(embedded)
     return out
 
@@ -235,6 +243,9 @@ def main() -> int:
         print(f"  {name:32s} {value:.3f}")
     print(f"  help-seeking messages refused ({o['help_seeking_rows']})      "
           f"{o['help_seeking_refused_pct']['embedded']:5.1f}% / {o['help_seeking_refused_pct']['keywords']:5.1f}%")
+    print(f"  hard negatives refused or crisis ({o['hard_negative_rows']})     "
+          f"{o['hard_negatives_triggered_pct']['embedded']:5.1f}% / "
+          f"{o['hard_negatives_triggered_pct']['keywords']:5.1f}%")
     c = o["conversations"]
     print(f"  conversation turns, action agreement        {c['action_agreement_pct']:5.1f}% of {c['turns']}")
     for p, a in c["per_pattern"].items():

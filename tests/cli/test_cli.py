@@ -136,3 +136,23 @@ def test_chat_keeps_the_conversation_going_across_turns() -> None:
     assert text.count("you> ") >= 2
     assert "refuse" in text and "999" in text
     assert "answer" in text  # the safe second turn is answered, not refused again
+
+
+def test_triage_train_on_a_corpus_of_ones_own_reports_progress_on_stderr_and_json_on_stdout(tmp_path: Path) -> None:
+    from psychosafe.triage.corpus import DATA_DIR
+
+    corpus = tmp_path / "corpus"
+    for kind, keep in (("messages", 40), ("conversations", 3)):
+        (corpus / kind).mkdir(parents=True)
+        for path in sorted((DATA_DIR / kind).glob("*.jsonl")):
+            lines = path.read_text(encoding="utf-8").splitlines()[:keep]
+            (corpus / kind / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "model" / "triage.npz"
+    proc = run("triage", "train", "--data", str(corpus), "--linear-only", "--out", str(out), "--json", timeout=600)
+    data = as_json(proc)
+    assert data["path"] == str(out) and out.exists() and data["train_rows"] > 0
+    assert "loading corpus" in proc.stderr.decode()  # a log still shows what a long job is doing
+
+    empty = run("triage", "train", "--data", str(tmp_path / "model"), "--linear-only", "--out", str(out))
+    assert empty.returncode == 2 and "no messages/*.jsonl" in empty.stderr.decode()
+    assert "Traceback" not in empty.stderr.decode()

@@ -88,7 +88,8 @@ def test_a_row_holds_the_decision_and_a_hash_but_no_text_by_default(
     assert row["endpoint"] == "chat" and row["status"] == 200
     assert row["action"] == "crisis" and row["domain"] == "suicide_self_harm"
     assert row["intent"] == report["intent"] and row["severity"] == "imminent"
-    assert row["signals"] == report["signals"] and row["signals"]
+    assert "timeframe" in row["signals"] and len(row["signals"]) == len(report["signals"])  # kinds, not words
+    assert not any("tonight" in s or "end my life" in s for s in row["signals"])
     assert row["resources"] == [r["name"] for r in report["resources"]] and "Samaritans" in row["resources"]
     assert row["verification"] == report["verification"] and row["verification"]["passed"]
     assert row["country"] == "GB" and row["assessor"].startswith("embedded") and row["fallback"] is False

@@ -69,7 +69,7 @@ def test_suicide_risk_with_a_time_set_is_a_crisis_whether_asked_or_told(assessor
 
 
 def test_coping_through_tonight_is_support_not_crisis(assessor: EmbeddedAssessor) -> None:
-    a = assessor.assess(talk("How do I get through tonight without hurting myself?"))
+    a = assessor.assess(talk("the urge to cut is bad tonight. what can I do to stay safe until morning?"))
     assert Policy().decide(a, "US").action is Action.SUPPORT
 
 

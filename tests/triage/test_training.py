@@ -27,7 +27,7 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-#: Encoder steps in these tests: enough to move every weight, a few seconds instead of two epochs.
+#: Encoder steps in these tests: enough to move every weight, a few seconds instead of three epochs.
 STEPS = 3
 
 

@@ -297,23 +297,28 @@ def triage_train(
                                                 "package's shipped model); the encoder goes beside it.")] = None,
     linear_only: Annotated[bool, typer.Option("--linear-only", help="Fit only the linear heads: about a minute "
                                               "on the core install, but less accurate (no encoder).")] = False,
+    data: Annotated[Path | None, typer.Option("--data", exists=True, file_okay=False, help="A corpus folder with messages/ and conversations/ "
+                                              "in the package's format (see its DATASHEET.md); default: the "
+                                              "package's corpus.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Retrain the embedded assessor from the labelled corpus in the package: the linear heads (about a
-    minute), then the fine-tuned encoder (about 20 minutes on two cores; needs `pip install 'psychosafe[ml]'`).
-    Reproducible: the same seed, corpus and machine give the same files.
+    """Retrain the embedded assessor from the labelled corpus in the package (or your own, `--data`): the
+    linear heads (about a minute), then the fine-tuned encoder (about 25 minutes on two cores; needs
+    `pip install 'psychosafe[ml]'`). Reproducible: the same seed, corpus and machine give the same files.
 
     Example: `psychosafe triage train --out /tmp/triage.npz` (writes triage.npz, triage.onnx and
-    triage.tokenizer.json in /tmp)
+    triage.tokenizer.json in /tmp); `--data my_corpus/` adds rows of your own: copy the package's
+    `triage/data` folder and add files beside its `messages/*.jsonl`.
     """
+    from psychosafe.triage.corpus import DATA_DIR
     from psychosafe.triage.model import MODEL_PATH
     from psychosafe.triage.train import train
 
-    with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
-                  disable=as_json) as progress:
+    live = err.is_terminal and not as_json  # otherwise (a log file, --json) one plain line per step on stderr
+    with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=err, disable=not live) as progress:
         task = progress.add_task("training")
-        report = train(output or MODEL_PATH, seed=seed, encoder=not linear_only,
-                       progress=lambda m: progress.update(task, description=m))
+        report = train(output or MODEL_PATH, data or DATA_DIR, seed=seed, encoder=not linear_only,
+                       progress=lambda m: progress.update(task, description=m) if live else err.print(m))
     if as_json:
         print(json.dumps({"train_rows": report.train_rows, "held_out_rows": report.held_out_rows,
                           "metrics": report.metrics, "path": str(report.path)}, indent=2))

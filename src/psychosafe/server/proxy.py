@@ -333,10 +333,13 @@ class ChatProxy:
         if self.audit is None:
             return
         report = turn.report()
+        # a signal's text quotes the person's words ("plan mentioned (\"i've decided\")"): without text, its kind
+        signals = report["signals"] if self.audit.store_text else \
+            [s.kind for s in turn.assessment.signals] if turn.assessment else []
         self.audit.record({
             "request_id": turn.request_id, "endpoint": turn.endpoint, "status": status, "action": report["action"],
             "domain": report["domain"], "intent": report["intent"], "severity": report["severity"],
-            "signals": report["signals"], "resources": [r["name"] for r in report["resources"]],
+            "signals": signals, "resources": [r["name"] for r in report["resources"]],
             "verification": report["verification"], "fallback": turn.fallback, "cut_over": turn.cut_over,
             "country": report["country"], "model": turn.model, "assessor": report["assessor"],
             "upstream_status": turn.upstream_status, "error": turn.error, "latency_ms": round(elapsed * 1000, 3),

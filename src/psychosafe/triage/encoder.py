@@ -31,6 +31,13 @@ def encoder_paths(model_path: Path) -> tuple[Path, Path]:
     return model_path.with_suffix(".onnx"), model_path.with_suffix(".tokenizer.json")
 
 
+def head_and_tail(ids: list[int]) -> list[int]:
+    """All of a text's word-piece ids, or the first and last `MAX_TOKENS // 2` of a long one (training and
+    inference read the same pieces)."""
+    half = MAX_TOKENS // 2
+    return ids if len(ids) <= MAX_TOKENS else ids[:half] + ids[-half:]
+
+
 @dataclass
 class Encoder:
     session: object  # onnxruntime.InferenceSession
@@ -59,10 +66,8 @@ class Encoder:
         return cls(session, tokenizer)
 
     def pieces(self, normalized_text: str) -> list[int]:
-        """Word-piece ids the encoder reads: all of them, or the head and tail of a long text."""
-        ids = self.tokenizer.encode(normalized_text).ids  # type: ignore[attr-defined]
-        half = MAX_TOKENS // 2
-        return ids if len(ids) <= MAX_TOKENS else ids[:half] + ids[-half:]
+        """Word-piece ids the encoder reads (see `head_and_tail`)."""
+        return head_and_tail(self.tokenizer.encode(normalized_text).ids)  # type: ignore[attr-defined]
 
     def logits(self, normalized_texts: list[str]) -> np.ndarray:
         """Raw head outputs, one row per text, in the linear model's column order.

@@ -35,7 +35,7 @@ except ImportError as exc:
         "'psychosafe[ml]' — or train only the linear heads with `psychosafe triage train --linear-only`"
     ) from exc
 
-from psychosafe.triage.encoder import MAX_TOKENS, encoder_paths
+from psychosafe.triage.encoder import encoder_paths, head_and_tail
 from psychosafe.triage.model import HEAD_SLICES, HEADS, N_OUTPUTS
 from psychosafe.triage.normalize import normalize
 from psychosafe.types import Domain
@@ -43,9 +43,8 @@ from psychosafe.types import Domain
 #: Transformer layers kept, of six: two lost two points of held-out intent accuracy, and three cost 0.6 ms a
 #: message on one thread (BENCHMARKS.md).
 LAYERS = 3
-#: Passes over the training rows. Three beat two on every held-out figure but read "I want to end my life
-#: tonight" as support-seeking rather than harm-seeking, which lost its crisis response (see BENCHMARKS.md).
-EPOCHS = 2.0
+#: Passes over the training rows: three beat two on every held-out figure (BENCHMARKS.md).
+EPOCHS = 3.0
 BATCH = 32
 LEARNING_RATE = 8e-5
 #: Loss weight per head: severity and role are secondary to "is it risky, which domain, what is being asked".
@@ -64,7 +63,8 @@ def finetune(examples: list, model_path: Path, seed: int = 0, steps: int | None 
         tokenizer = AutoTokenizer.from_pretrained(source)
         net = Network(AutoModel.from_pretrained(source))
 
-    texts = [normalize(e.text) for e in examples]
+    encoded = tokenizer([normalize(e.text) for e in examples], verbose=False)["input_ids"]
+    pieces = [head_and_tail(ids) for ids in encoded]  # what inference reads, long texts included
     targets = _targets(examples)
     intent_counts = np.bincount(targets["intent"].numpy(), minlength=len(HEADS["intent"]))
     intent_weights = torch.tensor(len(examples) / (len(intent_counts) * np.maximum(intent_counts, 1)),
@@ -85,9 +85,8 @@ def finetune(examples: list, model_path: Path, seed: int = 0, steps: int | None 
     net.train()
     for step in range(total):
         rows = order[step * BATCH : (step + 1) * BATCH]
-        batch = tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=MAX_TOKENS,
-                          return_tensors="pt")
-        z = net(batch["input_ids"], batch["attention_mask"])
+        ids, mask = _batch([pieces[i] for i in rows])
+        z = net(ids, mask)
         t = {name: value[rows] for name, value in targets.items()}
         losses = {
             "risk": bce(z[:, HEAD_SLICES["risk"]].squeeze(1), t["risk"]),
@@ -110,11 +109,13 @@ def finetune(examples: list, model_path: Path, seed: int = 0, steps: int | None 
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """Hide the libraries' load reports and tracing warnings, which say nothing actionable about this model."""
+    """Hide the libraries' load reports, progress bars and tracing warnings: our own progress says what happens."""
     from transformers.utils import logging as transformers_logging
 
     root, verbosity = logging.getLogger().level, transformers_logging.get_verbosity()
+    bars = transformers_logging.is_progress_bar_enabled()
     transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
     logging.getLogger().setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
@@ -123,6 +124,19 @@ def _quiet() -> Iterator[None]:
     finally:
         logging.getLogger().setLevel(root)
         transformers_logging.set_verbosity(verbosity)
+        if bars:
+            transformers_logging.enable_progress_bar()
+
+
+def _batch(pieces: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad to the longest text of the batch (pad id 0, masked out)."""
+    width = max(len(p) for p in pieces)
+    ids = torch.zeros((len(pieces), width), dtype=torch.long)
+    mask = torch.zeros((len(pieces), width), dtype=torch.long)
+    for row, p in enumerate(pieces):
+        ids[row, : len(p)] = torch.tensor(p)
+        mask[row, : len(p)] = 1
+    return ids, mask
 
 
 def _targets(examples: list) -> dict[str, torch.Tensor]:

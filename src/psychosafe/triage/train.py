@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score, f1_score
 from sklearn.model_selection import StratifiedKFold
 
+from psychosafe.errors import InputError
 from psychosafe.triage.corpus import DATA_DIR, Label, load_conversations, load_messages
 from psychosafe.triage.embeddings import StaticEmbeddings
 from psychosafe.triage.encoder import Encoder
@@ -108,6 +109,9 @@ def augment(example: Example, rng: random.Random) -> list[Example]:
 
 def load_examples(data_dir: Path = DATA_DIR, seed: int = 0) -> tuple[list[Example], list[Example]]:
     """(train, held_out) examples from the corpus: messages, conversation turns and turn windows."""
+    if not any((data_dir / "messages").glob("*.jsonl")):
+        raise InputError(f"{data_dir} holds no messages/*.jsonl: a corpus folder has messages/ and conversations/ "
+                         "(see the package's triage/data/DATASHEET.md)")
     rng = random.Random(seed)
     base: list[Example] = []
     for row in load_messages(data_dir / "messages"):
