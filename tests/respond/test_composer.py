@@ -83,6 +83,14 @@ def test_a_crisis_reply_leads_with_safety_and_asks_exactly_one_question(composer
         assert "116 123" in text
 
 
+def test_a_crisis_about_someone_else_points_the_emergency_line_at_them(composer: Composer) -> None:
+    decision = decide(Domain.SUICIDE_SELF_HARM, Intent.SUPPORT_SEEKING, Severity.IMMINENT, Role.THIRD_PARTY, "GB")
+    for seed in range(30):
+        text = composer.compose(decision, user("my brother says he'll end it tonight"), seed=seed)
+        emergency = next(line for line in re.split(r"(?<=[.!?])\s+", text) if "999" in line)
+        assert "they" in emergency and "you are" not in emergency and "you might" not in emergency, emergency
+
+
 def test_victims_get_abuse_safe_wording(composer: Composer) -> None:
     decision = decide(Domain.VIOLENCE, Intent.SUPPORT_SEEKING, Severity.HIGH, Role.VICTIM, "GB")
     victim_lines = set(composer.knowledge.phrases.pool("victim_safety"))

@@ -37,6 +37,9 @@ _EMERGENCY = {
     "crisis": ("If you are in danger right now, call {number}.",
                "If you might act on this soon, call {number} now.",
                "Please call {number} if you are in immediate danger."),
+    "crisis_third_party": ("If they are in danger right now, call {number}.",
+                           "If they might act on this soon, call {number} now.",
+                           "Please call {number} if they are in immediate danger."),
     "risk": ("If anyone is in immediate danger, call {number}.",
              "In an emergency, call {number}.",
              "If someone could get hurt right now, call {number}."),
@@ -49,6 +52,12 @@ def conversation_seed(messages: Sequence[Message]) -> int:
     """A stable seed per conversation: same words, same reply; a new turn, a new phrasing."""
     text = "\x1f".join(m.content for m in messages if m.role == "user")
     return zlib.crc32(text.encode("utf-8", "replace"))
+
+
+def _emergency_line(decision: Decision, rng: random.Random) -> str:
+    """The crisis emergency line, about the person at risk: "you", or "they" when the writer fears for someone."""
+    key = "crisis_third_party" if decision.role is Role.THIRD_PARTY else "crisis"
+    return rng.choice(_EMERGENCY[key]).format(number=emergency_number(decision))
 
 
 def _capitalise(text: str) -> str:
@@ -105,7 +114,7 @@ class Composer:
         rng = rng or random.Random(0)
         domain, intent, role = self._keys(decision)
         if section == "emergency":
-            return rng.choice(_EMERGENCY["crisis"]).format(number=emergency_number(decision))
+            return _emergency_line(decision, rng)
         if section == "question":
             return self._pick(rng, Specifics(), "crisis", "question", domain, role)
         keys = {"acknowledge": (domain, intent, role), "boundary": (domain, role), "close": (domain, intent)}
@@ -159,7 +168,7 @@ class Composer:
         no_question = {"allow_question": False}
         safety = [
             self._pick(rng, specifics, "crisis", "safety_step", domain, role, **no_question),
-            rng.choice(_EMERGENCY["crisis"]).format(number=emergency_number(decision)),
+            _emergency_line(decision, rng),
         ]
         if decision.role is Role.VICTIM:
             safety.append(self._pick(rng, specifics, "victim_safety", **no_question))
