@@ -88,7 +88,7 @@ def test_a_row_holds_the_decision_and_a_hash_but_no_text_by_default(
     assert row["endpoint"] == "chat" and row["status"] == 200
     assert row["action"] == "crisis" and row["domain"] == "suicide_self_harm"
     assert row["intent"] == report["intent"] and row["severity"] == "imminent"
-    assert "timeframe" in row["signals"] and len(row["signals"]) == len(report["signals"])  # kinds, not words
+    assert "timeframe" in row["signals"] and len(row["signals"]) == len(report["signals"])  # without the words
     assert not any("tonight" in s or "end my life" in s for s in row["signals"])
     assert row["resources"] == [r["name"] for r in report["resources"]] and "Samaritans" in row["resources"]
     assert row["verification"] == report["verification"] and row["verification"]["passed"]
@@ -173,6 +173,8 @@ def test_stored_text_is_erased_after_the_retention_period(text_proxy: Proxy) -> 
     row = text_proxy.audit_row(rid)
     assert row["messages"] is None and row["reply"] is None
     assert row["action"] == "crisis" and row["conversation_sha256"]  # the decision and the hash stay
+    assert "timeframe" in row["signals"]  # the signals stay, without the words they quoted
+    assert not any("tonight" in s or "end my life" in s for s in row["signals"])
 
 
 def test_a_second_purge_finds_nothing_left_to_erase(text_proxy: Proxy) -> None:

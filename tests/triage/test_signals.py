@@ -1,5 +1,5 @@
 from psychosafe.triage.normalize import normalize
-from psychosafe.triage.signals import find_cues
+from psychosafe.triage.signals import find_cues, without_words
 from psychosafe.types import Severity
 
 
@@ -50,3 +50,11 @@ def test_wrappers_are_found_and_stripped_from_the_core() -> None:
 
 def test_help_requests_are_noticed() -> None:
     assert "help_request" in cues("i want to stop drinking but i don't know how").found
+
+
+def test_a_signal_without_words_keeps_what_was_found_not_what_was_said() -> None:
+    texts = [s.text for s in cues("I've decided to end it tonight, I have the pills ready").signals(0)]
+    kept = [without_words(t) for t in texts]
+    assert "timeframe" in kept and "plan mentioned" in kept and "means mentioned" in kept
+    assert not any("tonight" in k or "pills" in k or "decided" in k for k in kept)
+    assert without_words("risk builds across turns 1-3") == "risk builds across turns 1-3"

@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     func,
@@ -39,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from psychosafe.errors import ConfigError
+from psychosafe.triage.signals import without_words
 from psychosafe.types import Message
 
 log = logging.getLogger(__name__)
@@ -175,13 +177,17 @@ class AuditStore:
     # ------------------------------------------------------------------------------------------ reading
 
     def purge_text(self, now: datetime | None = None) -> int:
-        """Erase stored text older than the retention period; returns how many rows were cleared."""
+        """Erase stored text older than the retention period, and the words quoted in its signals; returns how
+        many rows were cleared."""
         cutoff = (now or datetime.now(UTC)) - self.text_retention
         with self.engine.begin() as conn:
-            result = conn.execute(update(turns).where(turns.c.created_at < cutoff)
-                                  .where((turns.c.messages.is_not(None)) | (turns.c.reply.is_not(None)))
-                                  .values(messages=None, reply=None))
-        return int(result.rowcount or 0)
+            stale = conn.execute(select(turns.c.id, turns.c.signals).where(turns.c.created_at < cutoff)
+                                 .where((turns.c.messages.is_not(None)) | (turns.c.reply.is_not(None)))).all()
+            if stale:
+                conn.execute(update(turns).where(turns.c.id == bindparam("row_id"))
+                             .values(messages=None, reply=None, signals=bindparam("kept")),
+                             [{"row_id": r.id, "kept": [without_words(s) for s in r.signals or []]} for r in stale])
+        return len(stale)
 
     def rows(self, since: datetime | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
         query = select(turns).order_by(turns.c.id)

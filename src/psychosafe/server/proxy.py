@@ -34,6 +34,7 @@ from psychosafe.server.upstream import (
     new_id,
     upstream_for,
 )
+from psychosafe.triage.signals import without_words
 from psychosafe.types import Action, Assessment, Decision, Message, Verification
 
 #: Where a held-back stream is screened and released: the end of a sentence or line, or this much text.
@@ -333,9 +334,7 @@ class ChatProxy:
         if self.audit is None:
             return
         report = turn.report()
-        # a signal's text quotes the person's words ("plan mentioned (\"i've decided\")"): without text, its kind
-        signals = report["signals"] if self.audit.store_text else \
-            [s.kind for s in turn.assessment.signals] if turn.assessment else []
+        signals = report["signals"] if self.audit.store_text else [without_words(s) for s in report["signals"]]
         self.audit.record({
             "request_id": turn.request_id, "endpoint": turn.endpoint, "status": status, "action": report["action"],
             "domain": report["domain"], "intent": report["intent"], "severity": report["severity"],

@@ -142,6 +142,15 @@ class Cues:
         return out
 
 
+_QUOTED_WORDS = re.compile(r' \(".*"\)$|(?<=^timeframe): .*$')
+
+
+def without_words(signal_text: str) -> str:
+    """A signal's text without the person's words it quotes: `plan mentioned ("i've decided")` → `plan mentioned`,
+    `timeframe: tonight` → `timeframe`. What an audit row keeps when it may not keep text."""
+    return _QUOTED_WORDS.sub("", signal_text)
+
+
 def find_cues(normalized: str) -> Cues:
     """Run every pattern over one normalized text."""
     cues = Cues()
