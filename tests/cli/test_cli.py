@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.support.corpus import corpus_slice
 
 EXE = str(Path(sys.executable).parent / "psychosafe")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "LANG": "C.UTF-8", "LC_ALL": "", "PSYCHOSAFE_COUNTRY": ""}
@@ -139,14 +140,7 @@ def test_chat_keeps_the_conversation_going_across_turns() -> None:
 
 
 def test_triage_train_on_a_corpus_of_ones_own_reports_progress_on_stderr_and_json_on_stdout(tmp_path: Path) -> None:
-    from psychosafe.triage.corpus import DATA_DIR
-
-    corpus = tmp_path / "corpus"
-    for kind, keep in (("messages", 40), ("conversations", 3)):
-        (corpus / kind).mkdir(parents=True)
-        for path in sorted((DATA_DIR / kind).glob("*.jsonl")):
-            lines = path.read_text(encoding="utf-8").splitlines()[:keep]
-            (corpus / kind / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    corpus = corpus_slice(tmp_path / "corpus", messages=40, conversations=3)
     out = tmp_path / "model" / "triage.npz"
     proc = run("triage", "train", "--data", str(corpus), "--linear-only", "--out", str(out), "--json", timeout=600)
     data = as_json(proc)

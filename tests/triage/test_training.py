@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.support.corpus import corpus_slice
 
 from psychosafe.errors import InputError, PsychoSafeError
-from psychosafe.triage.corpus import DATA_DIR, load_conversations, load_messages, summary
+from psychosafe.triage.corpus import load_conversations, load_messages, summary
 from psychosafe.triage.encoder import MAX_TOKENS, encoder_paths
 from psychosafe.triage.model import HEADS, N_OUTPUTS, TriageModel, probabilities
 from psychosafe.triage.normalize import normalize
@@ -18,13 +19,7 @@ from psychosafe.triage.train import train
 @pytest.fixture(scope="module")
 def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A slice of the real corpus: the first rows of every file, enough for every head and its calibration."""
-    root = tmp_path_factory.mktemp("corpus")
-    for kind, keep in (("messages", 60), ("conversations", 4)):
-        (root / kind).mkdir()
-        for path in sorted((DATA_DIR / kind).glob("*.jsonl")):
-            lines = path.read_text(encoding="utf-8").splitlines()[:keep]
-            (root / kind / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return root
+    return corpus_slice(tmp_path_factory.mktemp("corpus"), messages=60, conversations=4)
 
 
 #: Encoder steps in these tests: enough to move every weight, a few seconds instead of three epochs.

@@ -297,9 +297,9 @@ def triage_train(
                                                 "package's shipped model); the encoder goes beside it.")] = None,
     linear_only: Annotated[bool, typer.Option("--linear-only", help="Fit only the linear heads: about a minute "
                                               "on the core install, but less accurate (no encoder).")] = False,
-    data: Annotated[Path | None, typer.Option("--data", exists=True, file_okay=False, help="A corpus folder with messages/ and conversations/ "
-                                              "in the package's format (see its DATASHEET.md); default: the "
-                                              "package's corpus.")] = None,
+    data: Annotated[Path | None, typer.Option(
+        "--data", exists=True, file_okay=False, help="A corpus folder with messages/ and conversations/ in the "
+        "package's format (see its DATASHEET.md); default: the package's corpus.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Retrain the embedded assessor from the labelled corpus in the package (or your own, `--data`): the
@@ -315,7 +315,8 @@ def triage_train(
     from psychosafe.triage.train import train
 
     live = err.is_terminal and not as_json  # otherwise (a log file, --json) one plain line per step on stderr
-    with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=err, disable=not live) as progress:
+    with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                  disable=not live) as progress:
         task = progress.add_task("training")
         report = train(output or MODEL_PATH, data or DATA_DIR, seed=seed, encoder=not linear_only,
                        progress=lambda m: progress.update(task, description=m) if live else err.print(m))

@@ -284,7 +284,10 @@ def train(out: Path = MODEL_PATH, data_dir: Path = DATA_DIR, seed: int = 0, prog
         "embedding_scale": EMBEDDING_SCALE,
     })
     if encoder:
-        model.meta["encoder"] = {"source": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), first "
-                                 f"{LAYERS} layers, fine-tuned; int8 ONNX", "steps": encoder_steps or f"{EPOCHS:g} epochs"}
+        model.meta["encoder"] = {
+            "source": f"sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), first {LAYERS} layers, fine-tuned; "
+                      "int8 ONNX",
+            "steps": encoder_steps or f"{EPOCHS:g} epochs",
+        }
     model.save(out)
     return TrainReport(len(train_rows), len(held_rows), metrics, out)
