@@ -153,11 +153,17 @@ class Guard:
         Evidence is how clearly the draft or the conversation is about risk (assessor scores) and how many of a
         domain's specifics patterns the draft matches: one pattern needs that domain at `screen_threshold`, two or
         more need any domain at a third of it. So "400 mg of ibuprofen every 6 hours" passes while a synthesis
-        recipe naming precursors does not. Cheap enough to run on every sentence of a stream.
+        recipe naming precursors does not. A stream is screened part by part with `stream_screen`.
         """
-        if not draft.strip():
-            return None
-        found = {d: self.verifier.count_specifics(draft, d) for d in Domain}
+        return self.stream_screen(messages, country, assessment).add(draft)
+
+    def stream_screen(self, messages: Sequence[Message], country: str | None = None,
+                      assessment: Assessment | None = None) -> DraftScreen:
+        """`screen` for a reply that arrives in parts: each part is read once, the verdict weighs all of them."""
+        return DraftScreen(self, messages, country, assessment)
+
+    def _screen_verdict(self, messages: Sequence[Message], draft: str, found: dict[Domain, int],
+                        country: str | None, assessment: Assessment | None) -> Decision | None:
         if not any(found.values()):  # no specifics at all (most answers): nothing to weigh, no model call
             return None
         current = assessment or self.assessor.assess(messages)
@@ -201,6 +207,32 @@ class Guard:
     async def aclose(self) -> None:
         if self._backend is not None:
             await self._backend.aclose()
+
+
+class DraftScreen:
+    """A reply screened as it streams in. Each part's specifics patterns are read once, together with the end of
+    the text before it (so a pattern across the seam still matches); rereading the whole reply at every sentence
+    made the cost grow with the square of its length. The model reads the whole reply, and only once a pattern
+    has matched."""
+
+    OVERLAP = 200
+
+    def __init__(self, guard: Guard, messages: Sequence[Message], country: str | None,
+                 assessment: Assessment | None):
+        self.guard, self.messages, self.country, self.assessment = guard, messages, country, assessment
+        self.text = ""
+        self.found: dict[Domain, set[str]] = {domain: set() for domain in Domain}
+
+    def add(self, part: str) -> Decision | None:
+        """The refusal to show instead of the reply so far, or None while it may be shown."""
+        window = self.text[-self.OVERLAP:] + part
+        self.text += part
+        if not self.text.strip():
+            return None
+        for domain, patterns in self.guard.verifier.specifics_by_domain(window).items():
+            self.found[domain] |= patterns
+        return self.guard._screen_verdict(self.messages, self.text, {d: len(p) for d, p in self.found.items()},
+                                          self.country, self.assessment)
 
 
 def validate_messages(messages: MessagesLike, *, max_messages: int = 500, max_chars: int = 100_000,

@@ -38,6 +38,22 @@ def test_stream_yields_the_pieces_in_order(upstream) -> None:
     assert "".join(run(collect())) == "one two three"
 
 
+def test_consecutive_streams_share_one_connection(upstream) -> None:
+    """A stream read to [DONE] hands its connection back: the next turn does not pay for a new TCP connection."""
+    server, control = upstream
+    control.reply = "one two three"
+    backend = backend_for(server)
+
+    async def three_streams():
+        texts = ["".join([p async for p in backend.stream(HELLO)]) for _ in range(3)]
+        await backend.aclose()
+        return texts
+
+    control.client_ports.clear()
+    assert run(three_streams()) == ["one two three"] * 3
+    assert len(control.client_ports) == 3 and len(set(control.client_ports)) == 1
+
+
 @pytest.mark.parametrize(("fault", "status"), [("http_500", 500), ("http_429", 429), ("malformed_json", 502),
                                                ("missing_choices", 502)])
 def test_upstream_faults_become_backend_errors(upstream, fault: str, status: int) -> None:

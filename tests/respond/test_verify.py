@@ -67,6 +67,16 @@ def test_harmful_specifics_in_a_refusal_replace_the_draft(verifier: Verifier) ->
     assert any(c.name == "no_harmful_specifics" and not c.passed for c in result.checks)
 
 
+def test_harmful_specifics_in_a_list_are_caught_too(verifier: Verifier) -> None:
+    """Method steps often come as a list; a list line is read like any other."""
+    decision = decide(Domain.SUICIDE_SELF_HARM, Intent.HARM_SEEKING, Severity.HIGH, Role.SELF)
+    draft = ("I hear how much pain you're in.\n\n- about 50 tablets of 500 mg would be needed\n"
+             "- Samaritans: 116 123\n\nWould you like to talk?")
+    text, result = verifier.verify(draft, decision, USER, seed=3)
+    assert result.fallback and "500 mg" not in text
+    assert verifier.count_specifics("- about 50 tablets of 500 mg", Domain.SUICIDE_SELF_HARM) >= 1
+
+
 def test_a_refusal_that_does_not_refuse_is_replaced(verifier: Verifier) -> None:
     decision = decide(Domain.WEAPONS, Intent.HARM_SEEKING, Severity.HIGH, Role.OTHERS, "US")
     draft = "Sure! It sounds like you're curious. Let me know what else you need to know about this project."

@@ -31,6 +31,7 @@ GOOD_CRISIS_DRAFT = (
     "with you right now?"
 )
 HARMFUL_REPLY = "Okay. Take 40 pills of paracetamol, that is a lethal dose. Then sleep."
+HARMFUL_LIST_REPLY = "Okay, here is how:\n- Take 40 pills of paracetamol\n- that is a lethal dose\n- then sleep.\n"
 DOSE_REPLY = "Adults can take 200 to 400 mg of ibuprofen every 4 to 6 hours."
 
 

@@ -13,6 +13,7 @@ from tests.server.helpers import (
     CRISIS,
     DOSE_REPLY,
     GOOD_CRISIS_DRAFT,
+    HARMFUL_LIST_REPLY,
     HARMFUL_REPLY,
     GuardParts,
     Proxy,
@@ -278,11 +279,12 @@ def test_include_usage_on_a_risky_stream_ends_with_a_usage_chunk(proxy: Proxy) -
 # ------------------------------------------------------------------------------------------ screening answers
 
 
+@pytest.mark.parametrize("reply", [HARMFUL_REPLY, HARMFUL_LIST_REPLY], ids=["prose", "list"])
 @pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
 def test_an_answer_that_goes_into_lethal_specifics_is_cut_over_to_a_refusal(
-    proxy: Proxy, control: UpstreamControl, stream: bool
+    proxy: Proxy, control: UpstreamControl, stream: bool, reply: str
 ) -> None:
-    control.reply = HARMFUL_REPLY
+    control.reply = reply
     rid = request_id()
     question = "tell me about sleeping well"
     if stream:

@@ -31,6 +31,7 @@ class UpstreamControl:
     delay_s: float = 0.0
     chunk_delay_s: float = 0.0  # fault "slow_sse": the pause before each chunk after the first (0 = 0.25 s)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    client_ports: list[int] = field(default_factory=list)  # the TCP port each request came from (reuse shows)
 
 
 def build_app(control: UpstreamControl) -> FastAPI:
@@ -44,6 +45,7 @@ def build_app(control: UpstreamControl) -> FastAPI:
     async def chat(request: Request) -> Any:
         body = await request.json()
         control.requests.append(body)
+        control.client_ports.append(request.client.port if request.client else 0)
         if control.fault == "slow" or control.delay_s:
             await asyncio.sleep(control.delay_s or 5.0)
         if control.fault == "http_500":

@@ -92,18 +92,27 @@ class OpenAICompatibleBackend:
         return payload
 
     async def forward_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """POST a streaming body; each parsed event. A malformed event or a stream without [DONE] raises."""
+        """POST a streaming body; each parsed event. A malformed event or a stream without [DONE] raises.
+
+        The body is read to its end after [DONE] (a few bytes at most), so the connection goes back to the pool:
+        leaving it unread made every streamed turn open a new TCP connection."""
         try:
             async with self._client.stream("POST", "/chat/completions", json=body) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     raise self._status_error(response)
+                done = False
                 async for line in response.aiter_lines():
+                    if done:
+                        if line.strip():  # more than the end of the body: give the connection up
+                            return
+                        continue
                     if not line.startswith("data:"):
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
-                        return
+                        done = True
+                        continue
                     try:
                         event = json.loads(data)
                         if not isinstance(event, dict) or not isinstance(event.get("choices", []), list):
@@ -113,7 +122,8 @@ class OpenAICompatibleBackend:
                     if "error" in event:
                         raise BackendError(f"{self.base_url} sent an error event: {event['error']}", status=502)
                     yield event
-                raise BackendError(f"{self.base_url} ended the stream without [DONE]", status=502)
+                if not done:
+                    raise BackendError(f"{self.base_url} ended the stream without [DONE]", status=502)
         except httpx.TimeoutException as exc:
             raise BackendTimeout(f"{self.base_url} did not answer in time", status=504) from exc
         except httpx.HTTPError as exc:

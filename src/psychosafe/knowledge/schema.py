@@ -49,6 +49,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: The only ASCII characters that ASCII and Unicode matching read differently: Unicode's \s counts them as space.
+_UNICODE_ONLY_SPACE = re.compile("[\x1c-\x1f]")
+
+
 class Rule(_Model):
     """A regular expression with a short note saying what a match means."""
 
@@ -68,8 +72,15 @@ class Rule(_Model):
     def regex(self) -> re.Pattern[str]:
         return re.compile(self.pattern, PATTERN_FLAGS)
 
+    @cached_property
+    def _ascii_regex(self) -> re.Pattern[str]:
+        """The same pattern for ASCII text, where ASCII matching is exact and about twice as fast (case folding
+        and word boundaries need no Unicode tables); a pattern with non-ASCII letters keeps the Unicode form."""
+        return re.compile(self.pattern, PATTERN_FLAGS | re.ASCII) if self.pattern.isascii() else self.regex
+
     def search(self, text: str) -> re.Match[str] | None:
-        return self.regex.search(text)
+        plain = text.isascii() and not _UNICODE_ONLY_SPACE.search(text)
+        return (self._ascii_regex if plain else self.regex).search(text)
 
 
 Rules = Annotated[list[Rule], Field(min_length=1)]

@@ -115,13 +115,20 @@ class Verifier:
     def check_specifics(self, text: str, decision: Decision) -> Check:
         found: list[str] = []
         for domain in decision.domains or ([decision.domain] if decision.domain else []):
-            found += _matches(self.knowledge.domains[domain].specifics, _without_resource_lines(text))
+            found += _matches(self.knowledge.domains[domain].specifics, text)
         return Check(name="no_harmful_specifics", passed=not found,
                      detail=("harmful specifics: " + ", ".join(sorted(set(found))[:5])) if found else "none found")
 
     def count_specifics(self, text: str, domain: Domain) -> int:
-        """How many of a domain's specifics patterns a text matches (resource lines aside)."""
-        return len(_matches(self.knowledge.domains[domain].specifics, _without_resource_lines(text)))
+        """How many of a domain's specifics patterns a text matches, list lines included (no helpline entry in the
+        directory matches one, and a model's method steps often come as a list)."""
+        return len(_matches(self.knowledge.domains[domain].specifics, text))
+
+    def specifics_by_domain(self, text: str) -> dict[Domain, set[str]]:
+        """Per domain, the specifics patterns a text matches: sets, so the parts of a growing text can be read one
+        at a time and their findings joined."""
+        return {domain: {rule.pattern for rule in self.knowledge.domains[domain].specifics if rule.search(text)}
+                for domain in Domain}
 
     def check_labels(self, text: str, decision: Decision) -> Check:
         found = _matches(self.knowledge.language.labels, text)
@@ -237,10 +244,6 @@ def _emergency_values(decision: Decision) -> list[str]:
 
 def _in_helpline_context(text: str, raw: str) -> bool:
     return any(raw in u and _HELPLINE_CONTEXT.search(u) for u in _units(text))
-
-
-def _without_resource_lines(text: str) -> str:
-    return "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("- "))
 
 
 _Check = Callable[[Verifier, str, Decision], Check]

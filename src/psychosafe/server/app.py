@@ -22,7 +22,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import text
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from psychosafe.config import GuardConfig
 from psychosafe.errors import InputError, LimitError
@@ -76,6 +78,47 @@ def error_response(status: int, message: str, code: str, kind: str = "invalid_re
                         status_code=status, headers=headers)
 
 
+class Gate:
+    """Request id, API key and concurrency limit, before any route runs. A request counts against
+    `max_concurrency` until its last byte is sent, a stream's too. Plain ASGI: Starlette's `BaseHTTPMiddleware`
+    passes every chunk of a stream through a channel and a task of its own."""
+
+    def __init__(self, app: ASGIApp, settings: ServerConfig):
+        self.app, self.settings, self.active = app, settings, 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        request_id = (headers.get("x-request-id") or "")[:64] or "psy-" + uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        gated = scope["path"] not in OPEN_PATHS
+        if gated and not self.settings.accepts(_bearer(headers)):
+            refusal: Response | None = error_response(
+                401, "missing or unknown API key: send 'Authorization: Bearer <key>'", "invalid_api_key",
+                "authentication_error")
+        elif gated and self.active >= self.settings.max_concurrency:
+            refusal = error_response(429, f"the proxy is handling {self.settings.max_concurrency} requests; retry "
+                                     "shortly", "rate_limit_exceeded", "rate_limit_error", {"Retry-After": "1"})
+        else:
+            refusal = None
+        if refusal is not None:
+            await refusal(scope, receive, stamped)
+            return
+        self.active += 1
+        try:
+            await self.app(scope, receive, stamped)
+        finally:
+            self.active -= 1
+
+
 def create_app(guard: Guard | None = None, settings: ServerConfig | None = None) -> FastAPI:
     """The proxy app; with no arguments, the embedded default guard and default settings."""
     settings = settings or ServerConfig()
@@ -84,7 +127,6 @@ def create_app(guard: Guard | None = None, settings: ServerConfig | None = None)
     audit = AuditStore(settings.audit_url, store_text=settings.audit_text,
                        text_retention_days=settings.audit_text_retention_days) if settings.audit_enabled else None
     proxy = ChatProxy(guard, settings, audit, metrics)
-    active = 0
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,33 +142,7 @@ def create_app(guard: Guard | None = None, settings: ServerConfig | None = None)
     app = FastAPI(title="PsychoSafe proxy", version="1", lifespan=lifespan,
                   description="OpenAI-compatible Chat Completions with the PsychoSafe guard in front.")
     app.state.guard, app.state.settings, app.state.audit, app.state.metrics = guard, settings, audit, metrics
-    @app.middleware("http")
-    async def gate(request: Request, call_next: Any) -> Response:
-        """Request id, API key and concurrency limit, before any route runs."""
-        nonlocal active
-        request_id = (request.headers.get("x-request-id") or "")[:64] or "psy-" + uuid.uuid4().hex
-        request.state.request_id = request_id
-        if request.url.path not in OPEN_PATHS and not settings.accepts(_bearer(request)):
-            response: Response = error_response(401, "missing or unknown API key: send 'Authorization: Bearer "
-                                                "<key>'", "invalid_api_key", "authentication_error")
-        elif active >= settings.max_concurrency and request.url.path not in OPEN_PATHS:
-            response = error_response(429, f"the proxy is handling {settings.max_concurrency} requests; retry "
-                                      "shortly", "rate_limit_exceeded", "rate_limit_error", {"Retry-After": "1"})
-        else:
-            active += 1
-            try:
-                response = await call_next(request)
-            except BaseException:
-                active -= 1
-                raise
-            response = _released_when_sent(response, release)
-        response.headers["X-Request-ID"] = request_id
-        return response
-
-    def release() -> None:
-        nonlocal active
-        active -= 1
-
+    app.add_middleware(Gate, settings=settings)
     if settings.cors_origins:  # added last, so it wraps the gate: preflights and 401s carry CORS headers
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["*"], expose_headers=["X-Request-ID"])
@@ -220,23 +236,8 @@ def app_from_environment() -> FastAPI:
 # ---------------------------------------------------------------------------------------------- request helpers
 
 
-def _released_when_sent(response: Any, release: Any) -> Any:
-    """A request counts against `max_concurrency` until its last byte is sent (a stream's too)."""
-    body = response.body_iterator
-
-    async def counted() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in body:
-                yield chunk
-        finally:
-            release()
-
-    response.body_iterator = counted()
-    return response
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def _bearer(headers: Headers) -> str | None:
+    header = headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 

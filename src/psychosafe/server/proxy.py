@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from psychosafe.errors import BackendError, BackendTimeout
-from psychosafe.guard import Guard
+from psychosafe.guard import DraftScreen, Guard
 from psychosafe.server.audit import AuditStore
 from psychosafe.server.metrics import Metrics
 from psychosafe.server.settings import ServerConfig
@@ -174,6 +174,7 @@ class ChatProxy:
                      events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
         held: list[dict[str, Any]] = []
         held_text = released = ""
+        screen = self.guard.stream_screen(turn.conversation, turn.country, turn.assessment)
         relayed = _then_end(first, events)
         try:
             async for event in relayed:
@@ -182,7 +183,7 @@ class ChatProxy:
                     held_text += _delta_text(event)
                 ready = event is None or _RELEASE_AT.search(held_text) or len(held_text) >= _RELEASE_CHARS
                 if held_text and ready:
-                    if self.settings.screen_streams and (withheld := self._screen(turn, released + held_text)):
+                    if self.settings.screen_streams and (withheld := self._screen(turn, held_text, screen)):
                         async for line in self._cut_over(body, turn, first, withheld, bool(released)):
                             yield line
                         return
@@ -190,16 +191,15 @@ class ChatProxy:
                     if shown != held_text:  # a sentence with an invented number was dropped: send what is left
                         held = _retexted(held, first, shown)
                     released, held_text = released + shown, ""
-                    for e in held:
-                        yield _sse(e)
+                    yield "".join(map(_sse, held))  # a released sentence's events in one write, not one each
                     held = []
             turn.reply = released
-            for e in held:  # a tail without text (finish or usage chunks)
-                yield _sse(e)
-            yield _sse({"id": first.get("id") or new_id(), "object": "chat.completion.chunk",
-                        "created": first.get("created") or int(time.time()), "model": first.get("model") or
-                        self._model_id(body), "choices": [], "psychosafe": turn.report()})
-            yield "data: [DONE]\n\n"
+            tail: dict[str, Any] = {
+                "id": first.get("id") or new_id(), "object": "chat.completion.chunk",
+                "created": first.get("created") or int(time.time()), "model": first.get("model") or self._model_id(body),
+                "choices": [], "psychosafe": turn.report()}
+            # events without text (finish or usage chunks), the report and the end, together
+            yield "".join(map(_sse, [*held, tail])) + "data: [DONE]\n\n"
         except BackendError as exc:  # the stream broke after it began: headers are sent, so say it in the stream
             self._note_upstream_error(turn, exc)
             turn.reply = released
@@ -214,26 +214,15 @@ class ChatProxy:
                         continued: bool) -> AsyncIterator[str]:
         chunk_id, created = str(first.get("id") or new_id()), int(first.get("created") or time.time())
         model = str(first.get("model") or self._model_id(body))
-        if not continued:
-            yield _sse(chunk_body(chunk_id, created, model, {"role": "assistant", "content": ""}))
-        for piece in _pieces(("\n\n" if continued else "") + text):
-            yield _sse(chunk_body(chunk_id, created, model, {"content": piece}))
-        yield _sse({**chunk_body(chunk_id, created, model, {}, finish_reason="stop"), "psychosafe": turn.report()})
-        yield "data: [DONE]\n\n"
+        yield _sse_reply(chunk_id, created, model, ("\n\n" if continued else "") + text, turn.report(),
+                         opening=not continued)
 
     async def _emit(self, body: dict[str, Any], turn: Turn, text: str) -> AsyncIterator[str]:
         """A verified reply as a stream: the same chunks an OpenAI server would send."""
         try:
-            chunk_id, created, model = new_id(), int(time.time()), self._model_id(body)
-            yield _sse(chunk_body(chunk_id, created, model, {"role": "assistant", "content": ""}))
-            for piece in _pieces(text):
-                yield _sse(chunk_body(chunk_id, created, model, {"content": piece}))
-            yield _sse({**chunk_body(chunk_id, created, model, {}, finish_reason="stop"),
-                        "psychosafe": turn.report()})
-            if (body.get("stream_options") or {}).get("include_usage"):
-                yield _sse({"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                            "choices": [], "usage": estimate_usage(_prompt_text(turn), text)})
-            yield "data: [DONE]\n\n"
+            usage = estimate_usage(_prompt_text(turn), text) \
+                if (body.get("stream_options") or {}).get("include_usage") else None
+            yield _sse_reply(new_id(), int(time.time()), self._model_id(body), text, turn.report(), usage=usage)
         finally:
             self.finish(turn, 200)
 
@@ -266,11 +255,13 @@ class ChatProxy:
         turn.reply = result.text
         return result.text
 
-    def _screen(self, turn: Turn, text: str) -> str | None:
-        """The verified refusal to show instead of `text`, or None when `text` may be shown."""
+    def _screen(self, turn: Turn, part: str, screen: DraftScreen | None = None) -> str | None:
+        """The verified refusal to show instead of the reply so far (`part` added to what `screen` has read; a
+        whole reply without one), or None while it may be shown."""
         mark = time.perf_counter()
         try:
-            decision = self.guard.screen(turn.conversation, text, turn.country, assessment=turn.assessment)
+            screen = screen or self.guard.stream_screen(turn.conversation, turn.country, turn.assessment)
+            decision = screen.add(part)
             if decision is None:
                 return None
             conversation = turn.conversation[: _last_user(turn.conversation) + 1]
@@ -385,6 +376,19 @@ def _retexted(held: list[dict[str, Any]], first: dict[str, Any], text: str) -> l
 
 def _sse(payload: dict[str, Any]) -> str:
     return f"data: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+def _sse_reply(chunk_id: str, created: int, model: str, text: str, report: dict[str, Any], *,
+               opening: bool = True, usage: dict[str, int] | None = None) -> str:
+    """A verified text as the events an OpenAI server streams (the role, pieces of a few words, the stop with our
+    report, usage when asked for, [DONE]), sent in one write: the text is complete, nothing is gained by more."""
+    events = [chunk_body(chunk_id, created, model, {"role": "assistant", "content": ""})] if opening else []
+    events += [chunk_body(chunk_id, created, model, {"content": piece}) for piece in _pieces(text)]
+    events.append({**chunk_body(chunk_id, created, model, {}, finish_reason="stop"), "psychosafe": report})
+    if usage is not None:
+        events.append({"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                       "choices": [], "usage": usage})
+    return "".join(map(_sse, events)) + "data: [DONE]\n\n"
 
 
 def _pieces(text: str) -> list[str]:
