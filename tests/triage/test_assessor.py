@@ -132,3 +132,11 @@ def test_any_input_gets_a_valid_assessment_in_bounded_time(assessor: EmbeddedAss
     a = assessor.assess(talk(text))
     assert time.perf_counter() - start < 1.0
     assert set(a.domain_scores) == set(Domain)
+
+
+@pytest.mark.parametrize(("emoji", "words"), [("😭😭😭🔪", "crying crying crying knife"),
+                                              ("💊💊💊💊 tonight", "pill pill pill pill tonight")])
+def test_risk_emoji_are_read_like_their_words(assessor: EmbeddedAssessor, emoji: str, words: str) -> None:
+    """An emoji-only message is not blank to the assessor: it weighs what the emoji say."""
+    assert assessor.assess(talk(emoji)) == assessor.assess(talk(words))
+    assert action(assessor, talk(emoji)) is not Action.ANSWER

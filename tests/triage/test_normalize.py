@@ -15,13 +15,17 @@ from psychosafe.triage.normalize import MAX_SCORED_CHARS, bounded, normalize
         ("k\u0456ll", "kill"),  # Cyrillic i inside a Latin word
         ("soooooo tired", "soo tired"),
         ("ＫＩＬＬ", "kill"),  # full-width letters
+        ("💊💊💊 tonight", "pill pill pill tonight"),  # risk emoji read as their word
+        ("😭😭🔪", "crying crying knife"),
+        ("☠️ lol", "skull lol"),  # the emoji variation selector is dropped
     ],
 )
 def test_tricks_map_to_the_plain_word(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
 
 
-@pytest.mark.parametrize("text", ["I took 5 pills in 2024", "covid-19 cases", "the 1st of May", "Привет мир"])
+@pytest.mark.parametrize("text", ["I took 5 pills in 2024", "covid-19 cases", "the 1st of May", "Привет мир",
+                                  "passed my test 🎉"])
 def test_ordinary_numbers_and_other_scripts_are_left_alone(text: str) -> None:
     assert normalize(text) == text.lower()
 

@@ -1,7 +1,7 @@
 """Undo the tricks people use to slip past filters before any scoring happens.
 
-Zero-width characters, homoglyphs, leetspeak, spaced-out letters and stretched words ("sooo") all map to the plain
-form, so "k1ll mys3lf", "s u i c i d e" and "kіll" (Cyrillic i) read like the words they stand for. The result is
+Zero-width characters, homoglyphs, leetspeak, spaced-out letters, stretched words ("sooo") and risk emoji all map to
+the plain form, so "k1ll mys3lf", "s u i c i d e", "kіll" (Cyrillic i) and "💊💊" read like the words they stand for. The result is
 lower-case; punctuation is kept (it is cheap and sometimes meaningful) but nothing depends on it.
 """
 
@@ -14,7 +14,8 @@ import unicodedata
 MAX_SCORED_CHARS = 8_000
 
 _INVISIBLE = dict.fromkeys(
-    map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e\u034f"), None
+    map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e\u034f\ufe0e\ufe0f"),
+    None
 )
 
 # Letters from other scripts that look like Latin ones; applied only inside words that also hold Latin letters,
@@ -27,6 +28,16 @@ _HOMOGLYPHS = str.maketrans(
         "ı": "i", "ł": "l",
     }
 )
+
+# Emoji that carry risk or distress, read as the word people mean by them, so "😭😭🔪" or "💊💊💊 tonight" are
+# scored like "crying crying knife" or "pill pill pill tonight". Other emoji stay as they are.
+_EMOJI_WORDS = str.maketrans({
+    "🔪": " knife ", "🗡": " knife ", "🔫": " gun ", "💣": " bomb ", "🧨": " explosive ", "🪓": " axe ",
+    "💊": " pill ", "💉": " needle ", "🩸": " blood ", "🪢": " rope ", "⛓": " chains ", "🪦": " grave ",
+    "⚰": " coffin ", "☠": " skull ", "💀": " skull ", "🍺": " beer ", "🍻": " beers ", "🍷": " wine ",
+    "🥃": " whisky ", "🍾": " champagne ", "🚬": " cigarette ", "🍄": " mushrooms ", "😭": " crying ",
+    "😢": " crying ", "💔": " heartbroken ", "😞": " sad ", "😔": " sad ", "🥀": " wilted ", "🆘": " help ",
+})
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i",
                        "|": "l", "€": "e"})
@@ -63,7 +74,7 @@ def bounded(text: str, limit: int = MAX_SCORED_CHARS) -> str:
 def normalize(text: str) -> str:
     """Canonical lower-case form of a message for scoring and rules."""
     text = bounded(text)
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).lower()
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_EMOJI_WORDS).lower()
     text = " ".join(_fix_word(w) for w in _WORD.findall(text))
     text = _SPACED.sub(lambda m: re.sub(r"[ .\-_*·]", "", m.group(0)), text)
     return _STRETCH.sub(r"\1\1", text)
