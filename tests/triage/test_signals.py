@@ -58,3 +58,20 @@ def test_a_signal_without_words_keeps_what_was_found_not_what_was_said() -> None
     assert "timeframe" in kept and "plan mentioned" in kept and "means mentioned" in kept
     assert not any("tonight" in k or "pills" in k or "decided" in k for k in kept)
     assert without_words("risk builds across turns 1-3") == "risk builds across turns 1-3"
+
+
+def test_a_target_within_reach_with_means_or_a_time_is_imminent() -> None:
+    found = cues("i've got my shotgun out. i know where he lives")
+    assert {"means", "target"} <= set(found.found) and found.severity_floor is Severity.IMMINENT
+    assert cues("my mate is getting me his address tonight").severity_floor is Severity.IMMINENT
+    assert cues("i know where she works").severity_floor is Severity.MODERATE
+    for text in ("do you know where he lives?", "she knows where i live", "I've got my tickets"):
+        assert "target" not in cues(text).found, text
+
+
+def test_someone_unconscious_now_is_harm_under_way_but_the_word_alone_is_not() -> None:
+    assert cues("he took ghb and he's unconscious, breathing funny").severity_floor is Severity.IMMINENT
+    assert cues("she's barely conscious and throwing up").severity_floor is Severity.IMMINENT
+    for text in ("how do I help someone who's been knocked unconscious?", "she's not conscious of how she sounds",
+                 "what's the unconscious mind in psychology"):
+        assert "in_progress" not in cues(text).found, text

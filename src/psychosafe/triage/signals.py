@@ -1,5 +1,5 @@
 """High-precision cues a trained helper listens for: a stated wish to die, plan, means, timeframe, goodbye, an act
-under way.
+under way, and for harm to others, a target within reach.
 
 The learned model reads meaning; these patterns explain it in words a person can check ("timeframe: tonight")
 and raise severity where the evidence is explicit. They never raise risk on their own: a cue only counts when the
@@ -39,7 +39,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "means": re.compile(
         rf"\b(?:i(?:'ve| have)(?: got)?|i got|i bought|i(?:'m| am) holding|i(?:'ve| have) saved(?: up)?|"
         rf"i(?:'ve| have) been (?:saving|collecting|stockpiling)|got|there(?:'s| is| are)) "
-        rf"(?:the |some |a |an |enough |all the |all my |my (?:dad|father|mum|mom|mother)'?s? )?{_MEANS_NOUN}\b|"
+        rf"(?:the |some |a |an |enough |all the |all my |my |my (?:dad|father|mum|mom|mother)'?s? )?{_MEANS_NOUN}\b|"
         rf"\bstockpil(?:e|ed|ing)\b|\b{_MEANS_NOUN} (?:is|are) (?:ready|here|next to me|in my hand|loaded)\b"
     ),
     "timeframe": re.compile(
@@ -59,7 +59,12 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"(?:can't|cannot|won't) stop (?:the )?bleeding|i(?:'m| am) (?:standing )?on (?:the|a) "
         r"(?:bridge|ledge|roof|edge|tracks)|(?:he|she|they)(?:'s| is| are) (?:outside|at the door|breaking|"
         r"trying to get in|coming back)|(?:has|got|holding) a (?:knife|gun) (?:to|on|at) me|"
-        r"(?:passed out|won'?t wake up|not breathing|turning blue|unresponsive))\b"
+        r"(?:passed out|won'?t wake up|can'?t wake (?:him|her|them) up|not breathing|turning blue|unresponsive)|"
+        r"(?:he|she|they)(?:'s| is| are) (?:barely conscious|half conscious|unconscious|not conscious(?! of)))\b"
+    ),
+    "target": re.compile(  # someone to harm within reach: where they are, their address
+        r"\bi know where (?:he|she|they) (?:lives?|works?|sleeps?|is|are|will be|parks?)\b|"
+        r"\b(?:got|getting|get|found|have|has) (?:me )?(?:his|her|their|the) (?:home )?address\b"
     ),
     "help_request": re.compile(
         r"\b(?:(?:want|trying|need|wanna|how (?:do|can) i) (?:to )?(?:stop|quit|cut down|get better|get clean|"
@@ -98,9 +103,12 @@ _SEVERITY_FROM_CUES: tuple[tuple[frozenset[str], Severity], ...] = (
     (frozenset({"plan", "timeframe"}), Severity.IMMINENT),
     (frozenset({"means", "timeframe"}), Severity.IMMINENT),
     (frozenset({"ideation", "timeframe"}), Severity.IMMINENT),
+    (frozenset({"target", "means"}), Severity.IMMINENT),
+    (frozenset({"target", "timeframe"}), Severity.IMMINENT),
     (frozenset({"plan"}), Severity.HIGH),
     (frozenset({"means"}), Severity.HIGH),
     (frozenset({"ideation"}), Severity.MODERATE),
+    (frozenset({"target"}), Severity.MODERATE),
 )
 
 _DESCRIPTIONS = {
@@ -110,6 +118,7 @@ _DESCRIPTIONS = {
     "timeframe": "timeframe",
     "goodbye": "goodbye message",
     "in_progress": "harm may be under way",
+    "target": "knows where someone is",
     "help_request": "asks for help",
 }
 
