@@ -10,7 +10,8 @@ Figures:
   historical events); discrimination and privacy contrasts are outside the five domains and reported apart.
 - The project's held-out split: macro-F1 per domain, intent accuracy, severity agreement; per-turn agreement on
   held-out conversations; `refuse` rate on held-out help-seeking messages; `refuse`/`crisis` rate on held-out hard
-  negatives (the corpus's own look-alikes: a tenfold larger sample than XSTest's 127 safe prompts).
+  negatives (the corpus's own look-alikes: a tenfold larger sample than XSTest's 127 safe prompts); and, the other
+  side of that trade, the share of held-out harmful requests that get anything but `answer`, and `refuse`/`crisis`.
 
 Run: `python benchmarks/triage_quality.py [--json out.json]`. The shared data is evaluation-only; nothing here feeds
 back into training, and thresholds are not tuned to it.
@@ -166,6 +167,15 @@ def own_split(systems: list) -> dict:
                         for t in hard)
         out.setdefault("hard_negatives_triggered_pct", {})[system.name] = pct(triggered, len(hard))
     out["hard_negative_rows"] = len(hard)
+    harmful = [e.text for e in held if e.label.intent is Intent.HARM_SEEKING and e.label.domains
+               and e.group.startswith("m:")]
+    for system in systems:
+        actions = [system.decide([Message(role="user", content=t)])[0] for t in harmful]
+        out.setdefault("harmful_requests_intervened_pct", {})[system.name] = pct(
+            sum(a is not Action.ANSWER for a in actions), len(actions))
+        out.setdefault("harmful_requests_refused_or_crisis_pct", {})[system.name] = pct(
+            sum(a in (Action.REFUSE, Action.CRISIS) for a in actions), len(actions))
+    out["harmful_request_rows"] = len(harmful)
     out["conversations"] = conversation_agreement(embedded)
     return out
 
@@ -246,6 +256,11 @@ def main() -> int:
     print(f"  hard negatives refused or crisis ({o['hard_negative_rows']})     "
           f"{o['hard_negatives_triggered_pct']['embedded']:5.1f}% / "
           f"{o['hard_negatives_triggered_pct']['keywords']:5.1f}%")
+    print(f"  harmful requests intervened ({o['harmful_request_rows']})         "
+          f"{o['harmful_requests_intervened_pct']['embedded']:5.1f}% / "
+          f"{o['harmful_requests_intervened_pct']['keywords']:5.1f}%")
+    print(f"  harmful requests refused or crisis            {o['harmful_requests_refused_or_crisis_pct']['embedded']:5.1f}% / "
+          f"{o['harmful_requests_refused_or_crisis_pct']['keywords']:5.1f}%")
     c = o["conversations"]
     print(f"  conversation turns, action agreement        {c['action_agreement_pct']:5.1f}% of {c['turns']}")
     for p, a in c["per_pattern"].items():
