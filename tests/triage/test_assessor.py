@@ -139,4 +139,7 @@ def test_any_input_gets_a_valid_assessment_in_bounded_time(assessor: EmbeddedAss
 def test_risk_emoji_are_read_like_their_words(assessor: EmbeddedAssessor, emoji: str, words: str) -> None:
     """An emoji-only message is not blank to the assessor: it weighs what the emoji say."""
     assert assessor.assess(talk(emoji)) == assessor.assess(talk(words))
-    assert action(assessor, talk(emoji)) is not Action.ANSWER
+
+
+def test_pills_and_a_time_in_emoji_are_not_answered(assessor: EmbeddedAssessor) -> None:
+    assert action(assessor, talk("💊💊💊💊 tonight")) is not Action.ANSWER

@@ -13,7 +13,7 @@ from psychosafe.triage.corpus import load_conversations, load_messages, summary
 from psychosafe.triage.encoder import MAX_TOKENS, encoder_paths
 from psychosafe.triage.model import HEADS, N_OUTPUTS, TriageModel, probabilities
 from psychosafe.triage.normalize import normalize
-from psychosafe.triage.train import train
+from psychosafe.triage.train import model_digest, train
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +159,11 @@ def test_a_text_scores_the_same_alone_or_with_others_and_is_encoded_once(trained
     encoder._run = lambda pieces: calls.append(pieces) or run(pieces)  # type: ignore[method-assign]
     encoder.logits(["how many pills would kill me", "a new text"])
     assert len(calls) == 1  # only the text it had not read before
+
+
+def test_the_version_names_the_model_not_only_its_corpus(trained: Path) -> None:
+    model = TriageModel.load(trained)
+    assert model.meta["version"] == model_digest(model, trained)[:12]
+    assert model.meta["version"] != model.meta["corpus_sha256"][:12]
+    model.bias = model.bias + 1.0
+    assert model_digest(model, trained)[:12] != model.meta["version"]

@@ -24,7 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 from psychosafe.errors import InputError
 from psychosafe.triage.corpus import DATA_DIR, Label, load_conversations, load_messages
 from psychosafe.triage.embeddings import StaticEmbeddings
-from psychosafe.triage.encoder import Encoder
+from psychosafe.triage.encoder import Encoder, encoder_paths
 from psychosafe.triage.features import N_FEATURES, raw_counts
 from psychosafe.triage.model import CALIBRATED, HEAD_SLICES, HEADS, MODEL_PATH, N_OUTPUTS, TriageModel
 from psychosafe.triage.normalize import normalize
@@ -242,6 +242,17 @@ def evaluate(model: TriageModel, examples: list[Example], threshold: float = 0.5
     return metrics
 
 
+def model_digest(model: TriageModel, path: Path) -> str:
+    """SHA-256 of what decides the scores: the linear weights and, when there is one, the encoder file beside
+    `path`. Two models from one corpus (say three and four encoder layers) get different versions."""
+    digest = hashlib.sha256()
+    for array in (model.idf, model.weights, model.bias, model.calibration, model.embedding_weights):
+        digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
+    if model.encoder is not None:
+        digest.update(encoder_paths(path)[0].read_bytes())
+    return digest.hexdigest()
+
+
 def corpus_digest(data_dir: Path = DATA_DIR) -> str:
     digest = hashlib.sha256()
     for path in sorted(data_dir.rglob("*.jsonl")):
@@ -273,7 +284,7 @@ def train(out: Path = MODEL_PATH, data_dir: Path = DATA_DIR, seed: int = 0, prog
 
     digest = corpus_digest(data_dir)
     model.meta.update({
-        "version": digest[:12],
+        "version": model_digest(model, out)[:12],
         "corpus_sha256": digest,
         "seed": seed,
         "train_rows": len(train_rows),
