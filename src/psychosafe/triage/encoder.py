@@ -1,9 +1,9 @@
-"""The fine-tuned encoder beside the linear heads: three transformer layers that read a message in order.
+"""The fine-tuned encoder beside the linear heads: four transformer layers that read a message in order.
 
 Hashed n-grams see words, not how they relate: "what happened at the school shooting" and "how do I do a school
-shooting" share most of them. The first three layers of all-MiniLM-L6-v2, fine-tuned on the corpus with the same
+shooting" share most of them. The first four layers of all-MiniLM-L6-v2, fine-tuned on the corpus with the same
 heads as the linear model (`psychosafe triage train`, which needs the `ml` extra), read the sentence as a whole.
-It ships int8-quantised as ONNX and runs on onnxruntime: no torch at inference, a fraction of a millisecond per
+It ships int8-quantised as ONNX and runs on onnxruntime: no torch at inference, about a millisecond per
 message on one thread. The model file's `meta` says whether a model has one and how much its probabilities weigh.
 """
 
