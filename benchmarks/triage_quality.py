@@ -151,31 +151,35 @@ def xstest(systems: list) -> dict:
     return out
 
 
+TRIGGERED = (Action.REFUSE, Action.CRISIS)
+
+
+def _shares(systems: list, texts: list[str], figures: dict[str, tuple[Action, ...] | None]) -> dict[str, dict]:
+    """Per figure, per system: the share of single-message `texts` whose action is one of the figure's actions
+    (None: any action but `answer`). Each system decides each text once, whatever the number of figures."""
+    out: dict[str, dict] = {name: {} for name in figures}
+    for system in systems:
+        actions = [system.decide([Message(role="user", content=t)])[0] for t in texts]
+        for name, wanted in figures.items():
+            hits = sum((a is not Action.ANSWER) if wanted is None else (a in wanted) for a in actions)
+            out[name][system.name] = pct(hits, len(actions))
+    return out
+
+
 def own_split(systems: list) -> dict:
     embedded = next(s for s in systems if s.name == "embedded")
     _, held = load_examples()
-    metrics = evaluate(embedded.assessor.model, held)
-    help_rows = [e for e in held if e.label.intent is Intent.SUPPORT_SEEKING]
-    out: dict = {"single_text": metrics, "held_out_rows": len(held)}
-    for system in systems:
-        refused = sum(system.decide([Message(role="user", content=e.text)])[0] is Action.REFUSE for e in help_rows)
-        out.setdefault("help_seeking_refused_pct", {})[system.name] = pct(refused, len(help_rows))
-    out["help_seeking_rows"] = len(help_rows)
+    out: dict = {"single_text": evaluate(embedded.assessor.model, held), "held_out_rows": len(held)}
+    help_texts = [e.text for e in held if e.label.intent is Intent.SUPPORT_SEEKING]
     hard = [r.text for r in load_messages() if r.hard_negative and in_held_out("m:" + normalize(r.text))]
-    for system in systems:
-        triggered = sum(system.decide([Message(role="user", content=t)])[0] in (Action.REFUSE, Action.CRISIS)
-                        for t in hard)
-        out.setdefault("hard_negatives_triggered_pct", {})[system.name] = pct(triggered, len(hard))
-    out["hard_negative_rows"] = len(hard)
     harmful = [e.text for e in held if e.label.intent is Intent.HARM_SEEKING and e.label.domains
                and e.group.startswith("m:")]
-    for system in systems:
-        actions = [system.decide([Message(role="user", content=t)])[0] for t in harmful]
-        out.setdefault("harmful_requests_intervened_pct", {})[system.name] = pct(
-            sum(a is not Action.ANSWER for a in actions), len(actions))
-        out.setdefault("harmful_requests_refused_or_crisis_pct", {})[system.name] = pct(
-            sum(a in (Action.REFUSE, Action.CRISIS) for a in actions), len(actions))
-    out["harmful_request_rows"] = len(harmful)
+    out |= _shares(systems, help_texts, {"help_seeking_refused_pct": (Action.REFUSE,)})
+    out |= _shares(systems, hard, {"hard_negatives_triggered_pct": TRIGGERED})
+    out |= _shares(systems, harmful, {"harmful_requests_intervened_pct": None,
+                                      "harmful_requests_refused_or_crisis_pct": TRIGGERED})
+    out |= {"help_seeking_rows": len(help_texts), "hard_negative_rows": len(hard),
+            "harmful_request_rows": len(harmful)}
     out["conversations"] = conversation_agreement(embedded)
     return out
 

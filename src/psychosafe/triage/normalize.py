@@ -39,6 +39,8 @@ _EMOJI_WORDS = str.maketrans({
     "😢": " crying ", "💔": " heartbroken ", "😞": " sad ", "😔": " sad ", "🥀": " wilted ", "🆘": " help ",
 })
 
+_CLEAN = {**_INVISIBLE, **_EMOJI_WORDS}  # one pass: invisible characters out, risk emoji to words
+
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i",
                        "|": "l", "€": "e"})
 
@@ -74,7 +76,7 @@ def bounded(text: str, limit: int = MAX_SCORED_CHARS) -> str:
 def normalize(text: str) -> str:
     """Canonical lower-case form of a message for scoring and rules."""
     text = bounded(text)
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_EMOJI_WORDS).lower()
+    text = unicodedata.normalize("NFKC", text).translate(_CLEAN).lower()
     text = " ".join(_fix_word(w) for w in _WORD.findall(text))
     text = _SPACED.sub(lambda m: re.sub(r"[ .\-_*·]", "", m.group(0)), text)
     return _STRETCH.sub(r"\1\1", text)
